@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make rate` and `make test`.
+# Both create .venv if missing, install the CPU build of torch when no GPU is present
+# (torch==2.13.0, from local disk on our machines), then the package with its extras.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.minimax-installed
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: setup test test-fast rate bench lint paper quick clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+ifeq ($(HAS_GPU),)
+	$(PY) -m pip install -q torch==2.13.0
+endif
+	$(PY) -m pip install -q -e '.[dev,dask]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n 2 --dist loadfile -m 'not slow'
+
+rate: $(STAMP)
+	$(PY) -m minimax.study rate --D 2 --s 1.5
+
+quick: $(STAMP)
+	$(PY) -m minimax.study sweep studies/quick.toml --out results/quick
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+paper: $(STAMP)
+	$(PY) -m minimax.study paper results/quick --out paper
+	@if command -v latexmk >/dev/null 2>&1; then cd paper && latexmk -pdf -interaction=nonstopmode main.tex; \
+	 else echo "no LaTeX toolchain: figures and tables regenerated; install texlive-latex-extra + latexmk to build the PDF"; fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""Speed and accuracy benchmarks: each ``bench_*.py`` module has ``main() -> str`` (Markdown)."""

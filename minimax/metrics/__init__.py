@@ -1,1 +1,6 @@
-"""minimax.metrics"""
+"""minimax.metrics: how far an estimate is from the target (TV, W1, score error)."""
+
+from minimax.metrics.result import MetricResult
+from minimax.metrics.tv_exact import tv_exact
+
+__all__ = ["MetricResult", "tv_exact"]

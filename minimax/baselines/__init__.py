@@ -1,1 +1,19 @@
-"""minimax.baselines"""
+"""minimax.baselines: classical estimators used as controls.
+
+``BASELINES`` maps a short name to (class, one-line description); the study layer builds
+estimators from it by name.
+"""
+
+from minimax.baselines.kde import KDE
+from minimax.baselines.trivial import BestGaussian, UniformBox
+
+BASELINES = {
+    "kde": (
+        KDE,
+        "kernel density estimate, theory/rule/CV bandwidth, boundary-corrected on the box",
+    ),
+    "uniform": (UniformBox, "uniform density on the box: knowing nothing but the support"),
+    "gaussian": (BestGaussian, "maximum-likelihood Gaussian with full covariance"),
+}
+
+__all__ = ["BASELINES", "KDE", "BestGaussian", "UniformBox"]

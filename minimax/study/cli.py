@@ -1,0 +1,353 @@
+"""``python -m minimax.study {rate,sweep,report,list}``: the study's command line.
+
+Bad input (anything the user typed) prints one line to stderr and exits 2, before any folder
+is created; faults inside a run are not user errors and keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from minimax.study.spec import BACKENDS, BOUNDARIES, PRESETS, SIZINGS
+
+PROG = "python -m minimax.study"
+
+
+class UsageError(Exception):
+    """Bad command-line input: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print the usage too; one line is the contract
+        raise UsageError(message)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where the help text already says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "default" in (action.help or ""):
+            return action.help
+        if isinstance(action.default, bool) or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _formatter(prog):
+    return _HelpFormatter(prog, max_help_position=30, width=100)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("how to run (changes no number)")
+    g.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel workers (processes); each uses --threads torch/BLAS threads",
+    )
+    g.add_argument("--threads", type=int, default=1, help="torch/BLAS threads per worker")
+    g.add_argument("--backend", choices=BACKENDS, default="loky", help="joblib backend")
+    g.add_argument(
+        "--scheduler",
+        default=None,
+        help="dask scheduler address (tcp://host:8786) of a running cluster; "
+        "default with --backend dask: a LocalCluster on 127.0.0.1",
+    )
+    g.add_argument("--out", default=None, help="results folder (default: results/<study name>)")
+    g.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
+    g.add_argument("--quiet", action="store_true", help="no progress bar, only the final report")
+    g.add_argument("-v", "--verbose", action="store_true", help="log every finished cell")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Measure how fast density estimators (diffusion models and controls) learn "
+        "a density of Besov smoothness s in D dimensions, against the minimax exponent "
+        "s/(2s+D).",
+        formatter_class=_formatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    rate = sub.add_parser(
+        "rate",
+        help="one rate study: error vs n for one target",
+        description="Run one rate study (one target, a grid of n, replicates, estimators), fit "
+        "the exponent of each estimator and compare it with the theory.",
+        formatter_class=_formatter,
+    )
+    t = rate.add_argument_group("the target")
+    t.add_argument("--D", type=int, default=2, help="dimension of the cube [-1,1]^D")
+    t.add_argument("--s", type=float, default=1.5, help="Besov smoothness s > 0")
+    t.add_argument("--p", type=float, default=2.0, help="Besov integrability p >= 1")
+    t.add_argument(
+        "--boundary",
+        choices=BOUNDARIES,
+        default="band",
+        help="band: density constant near the edge (Oko et al.); jump: Besov signal up to the edge",
+    )
+    t.add_argument("--target", default="besov", help="target kind (see `list`)")
+    t.add_argument("--target-seed", type=int, default=0, help="seed of the target's random signs")
+    d = rate.add_argument_group("the design (defaults come from --preset)")
+    d.add_argument("--preset", choices=tuple(PRESETS), default="quick", help="study size class")
+    d.add_argument(
+        "--n",
+        default=None,
+        help="training sizes, comma-separated, e.g. 256,512,1024 (default: preset grid; "
+        + "; ".join(f"{k}: {v.n_min}..{v.n_max} in {v.n_steps}" for k, v in PRESETS.items())
+        + ")",
+    )
+    d.add_argument(
+        "--n-min",
+        type=int,
+        default=None,
+        help="smallest n of a geometric grid (default: the preset's)",
+    )
+    d.add_argument(
+        "--n-max",
+        type=int,
+        default=None,
+        help="largest n of a geometric grid (default: the preset's)",
+    )
+    d.add_argument(
+        "--n-steps",
+        type=int,
+        default=None,
+        help="number of sizes of that grid (default: the preset's)",
+    )
+    d.add_argument(
+        "--replicates",
+        type=int,
+        default=None,
+        help="independent training sets per n (default: "
+        + ", ".join(f"{k}: {v.replicates}" for k, v in PRESETS.items())
+        + ")",
+    )
+    d.add_argument(
+        "--estimators",
+        default=None,
+        help="comma-separated estimator names (see `list`; default: "
+        + "; ".join(f"{k}: {','.join(v.estimators)}" for k, v in PRESETS.items())
+        + ")",
+    )
+    d.add_argument("--metrics", default=None, help="comma-separated metrics: tv, w1 (default: tv)")
+    d.add_argument(
+        "--M",
+        type=int,
+        default=None,
+        help="samples of each fitted model per TV evaluation (default: "
+        + ", ".join(f"{k}: {v.samples}" for k, v in PRESETS.items())
+        + ")",
+    )
+    d.add_argument("--sampler", default="default", help="diffusion sampler (see `list`)")
+    d.add_argument(
+        "--sizing",
+        choices=SIZINGS,
+        default="theory",
+        help="diffusion hyperparameters: theory (scale with n) or fixed",
+    )
+    d.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:k]")
+    d.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="EST.KEY=VALUE",
+        help="override an estimator's hyperparameter, e.g. --set ddpm.lr=1e-3 (repeatable)",
+    )
+    d.add_argument(
+        "--seed", type=int, default=0, help="study seed (every cell seed derives from it)"
+    )
+    d.add_argument("--name", default=None, help="study name (default: rate-<target>-D..-s..)")
+    _add_run_options(rate)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="a grid of rate studies from a TOML study file",
+        description="Run every grid point of a TOML study file (see studies/quick.toml).",
+        formatter_class=_formatter,
+    )
+    sweep.add_argument("file", help="TOML study file")
+    _add_run_options(sweep)
+
+    report = sub.add_parser(
+        "report",
+        help="tables, fits and figures from a results folder (no recomputation)",
+        formatter_class=_formatter,
+    )
+    report.add_argument("dir", help="results folder written by rate or sweep")
+    report.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
+
+    sub.add_parser(
+        "list",
+        help="targets, estimators, metrics, samplers and presets",
+        formatter_class=_formatter,
+    )
+    return parser
+
+
+def _rate_specs(args):
+    from minimax.study.spec import parse_options, spec_from_values
+
+    values = {
+        "preset": args.preset,
+        "target": args.target,
+        "target_seed": args.target_seed,
+        "D": args.D,
+        "s": args.s,
+        "p": args.p,
+        "boundary": args.boundary,
+        "n": args.n,
+        "n_min": args.n_min,
+        "n_max": args.n_max,
+        "n_steps": args.n_steps,
+        "replicates": args.replicates,
+        "estimators": args.estimators,
+        "metrics": args.metrics,
+        "M": args.M,
+        "sampler": args.sampler,
+        "sizing": args.sizing,
+        "device": args.device,
+        "seed": args.seed,
+        "options": parse_options(args.set),
+    }
+    if args.n is not None and any(v is not None for v in (args.n_min, args.n_max, args.n_steps)):
+        raise ValueError("n is not allowed together with --n-min/--n-max/--n-steps: choose one")
+    name = args.name or f"rate-{args.target}-D{args.D}-s{args.s:g}-p{args.p:g}-{args.boundary}"
+    return [spec_from_values(values, name=name)]
+
+
+def _check_out(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={str(out)!r} is not allowed: it is a file; expected a folder")
+    parent = next((p for p in [out, *out.parents] if p.exists()), None)
+    if parent is not None and not os.access(parent, os.W_OK):
+        raise ValueError(f"out={str(out)!r} is not allowed: {str(parent)!r} is not writable")
+    return out
+
+
+def _plan_text(specs, config, out: Path, pending: int, total: int) -> str:
+    s = specs[0]
+    lines = [
+        f"study {s.name}: {len(specs)} arm(s), {total} cells ({pending} to compute, "
+        f"{total - pending} already in {out / 'cells'}), {config.jobs} {config.backend} worker(s)"
+    ]
+    for spec in specs[:6]:
+        n = spec.n
+        decades = __import__("math").log10(max(n) / min(n))
+        lines.append(
+            f"  {spec.arm_label()}: n = {', '.join(map(str, n))} ({decades:.1f} decades), "
+            f"{spec.replicates} replicates, M = {spec.samples}, "
+            f"estimators {', '.join(spec.estimators)}; preset {spec.preset}"
+        )
+    if len(specs) > 6:
+        lines.append(f"  ... and {len(specs) - 6} more arms")
+    from minimax.study.budget import tradeoffs
+
+    lines += ["  " + t for t in tradeoffs(specs)]
+    return "\n".join(lines)
+
+
+def _prepare(specs, args):
+    """Validate how to run and where to write; nothing is created here."""
+    from minimax.study.runner import RunConfig
+
+    config = RunConfig(
+        jobs=args.jobs,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        threads=args.threads,
+        quiet=args.quiet,
+    )
+    out = _check_out(Path(args.out) if args.out else Path("results") / specs[0].name)
+    return config, out
+
+
+def _run(specs, config, out: Path, args) -> int:
+    from minimax.study.report import build_report
+    from minimax.study.runner import pending_units, run_study
+
+    _, pending = pending_units(specs, out)
+    total = sum(len(s.cells()) for s in specs)
+    print(_plan_text(specs, config, out, pending, total), flush=True)
+    summary = run_study(specs, out, config)
+    rep = build_report(summary.table, out, figures=not args.no_figures)
+    print()
+    print(rep.text, end="")
+    print(
+        f"\n{summary.computed_cells} cells computed, {summary.cached_cells} reused, "
+        f"{summary.failed_cells} failed; {summary.seconds:.0f} s"
+    )
+    print("wrote:")
+    for p in [*summary.paths.values(), out / "study.json", *rep.files]:
+        print(f"  {p}")
+    return 0
+
+
+def _list() -> int:
+    from minimax.study.registry import ESTIMATORS, METRICS, target_kinds
+
+    print("targets:    " + ", ".join(target_kinds()))
+    print("estimators:")
+    for e in ESTIMATORS.values():
+        print(f"  {e.name:<18}{e.role:<18}{e.description}")
+    print("metrics:")
+    for m in METRICS.values():
+        print(f"  {m.name:<18}{m.description}")
+    print("samplers:   " + ", ".join(_samplers()))
+    print("presets:")
+    for p in PRESETS.values():
+        print(
+            f"  {p.name:<8}n {p.n_min}..{p.n_max} ({p.n_steps} sizes), {p.replicates} replicates, "
+            f"M = {p.samples}: {p.description}"
+        )
+    return 0
+
+
+def _samplers() -> tuple[str, ...]:
+    try:
+        from minimax.diffusion import SAMPLERS
+    except ImportError:
+        return ("default",)
+    return ("default", *tuple(SAMPLERS))
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "list":
+            return _list()
+        if args.command == "report":
+            from minimax.study import store
+
+            table = store.read_table(args.dir)  # the one user error report can meet
+        else:
+            if args.command == "rate":
+                specs = _rate_specs(args)
+            else:
+                from minimax.study.spec import load_study_file
+
+                specs = load_study_file(args.file)
+            config, out = _prepare(specs, args)
+    except (UsageError, ValueError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    # -- input is valid; from here on a fault is a bug and keeps its traceback --
+    if args.command == "report":
+        from minimax.study.report import build_report
+
+        rep = build_report(table, Path(args.dir), figures=not args.no_figures)
+        print(rep.text, end="")
+        print("wrote:\n" + "\n".join(f"  {p}" for p in rep.files))
+        return 0
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    return _run(specs, config, out, args)

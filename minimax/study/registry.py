@@ -1,0 +1,129 @@
+"""What a study can run: estimators (by CLI name), metrics and target kinds.
+
+Importing this module imports no estimator code (and no torch): each entry builds its estimator
+lazily in the worker, so ``--help``, ``list`` and input validation stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EstimatorEntry:
+    """A named estimator of the study: how to build it for one target and sample size."""
+
+    name: str
+    role: str  # "control", "trivial", "diffusion", "negative control"
+    description: str
+    #: build(target, spec, n, options) -> an unfitted Estimator
+    build: Callable
+    #: True when replicates train together through ``fit_ensemble(Xs, rngs)``
+    ensemble: bool = False
+    #: True when it runs torch (device matters)
+    uses_torch: bool = False
+
+
+def _kde(target, spec, n, options):
+    from minimax.baselines import KDE
+
+    # an order-2 kernel with reflection keeps the rate up to s = 2 (kde.py); beyond, order 4
+    # with local-polynomial boundary kernels (theory.md §6: the kernel's order must exceed s)
+    order = 2 if spec.target.s <= 2 else 4
+    kw = {
+        "bandwidth": "theory",
+        "smoothness": spec.target.s,
+        "order": order,
+        "boundary": "reflect" if order == 2 else "local",
+        "support": target.support,
+    }
+    kw.update(options)
+    return KDE(**kw)
+
+
+def _uniform(target, spec, n, options):
+    from minimax.baselines import UniformBox
+
+    return UniformBox(target.support, **options)
+
+
+def _best_gaussian(target, spec, n, options):
+    from minimax.baselines import BestGaussian
+
+    return BestGaussian(**options)
+
+
+ESTIMATORS: dict[str, EstimatorEntry] = {
+    e.name: e
+    for e in (
+        EstimatorEntry(
+            "kde",
+            "control",
+            "boundary-corrected KDE, bandwidth n^(-1/(2s+D)), order > s: the positive control",
+            _kde,
+        ),
+        EstimatorEntry(
+            "uniform", "trivial", "the uniform density on the box: knowing nothing", _uniform
+        ),
+        EstimatorEntry(
+            "gaussian",
+            "trivial",
+            "the maximum-likelihood Gaussian (training mean and covariance)",
+            _best_gaussian,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    name: str
+    description: str
+    #: the minimax exponent a in error ≍ n^(-a), as a function of (s, D)
+    theory: Callable[[float, int], float]
+
+
+def tv_exponent(s: float, D: int) -> float:
+    """s/(2s+D): minimax TV exponent (Oko, Akiyama & Suzuki 2023, Thm 5.1, Prop 5.2)."""
+    return s / (2 * s + D)
+
+
+def w1_exponent(s: float, D: int) -> float:
+    """min((s+1)/(2s+D), 1/2): minimax W1 exponent (Niles-Weed & Berthet 2022)."""
+    return min((s + 1) / (2 * s + D), 0.5)
+
+
+def score_exponent(s: float, D: int) -> float:
+    """2s/(2s+D): exponent of the integrated squared score error (theory.md §8.6)."""
+    return 2 * s / (2 * s + D)
+
+
+METRICS: dict[str, MetricEntry] = {
+    "tv": MetricEntry(
+        "tv",
+        "total variation: exact quadrature for explicit densities, binned with floor otherwise",
+        tv_exponent,
+    ),
+    "w1": MetricEntry("w1", "Wasserstein-1 distance from samples", w1_exponent),
+}
+
+#: metrics derived from another one's details (rows added automatically, no theory exponent)
+DERIVED_METRICS = {"outside_mass": "tv"}
+
+
+def theory_exponent(metric: str, s: float, D: int) -> float:
+    """The theory's exponent for ``metric`` (NaN where there is none)."""
+    entry = METRICS.get(metric)
+    if entry is None:
+        if metric in ("score", "score_error"):
+            return score_exponent(s, D)
+        return float("nan")
+    return entry.theory(s, D)
+
+
+def target_kinds() -> tuple[str, ...]:
+    """The target kinds ``make_target`` accepts."""
+    from minimax.targets import TARGET_KINDS
+
+    return tuple(TARGET_KINDS)

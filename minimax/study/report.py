@@ -1,0 +1,194 @@
+"""Tables, fits and figures from a stored results table (never recomputing a cell).
+
+``write_report(OUT)`` reads ``OUT/results.parquet`` and writes, per arm (one target and setting)
+and metric: a log-log figure of error vs n (PNG and PDF, one column wide), the table of fits
+``fits.csv``, and ``summary.txt`` with the printed tables, exponents and verdicts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from minimax.study import store
+from minimax.study.rates import RateFit, fit_rates
+from minimax.study.registry import DERIVED_METRICS
+
+#: one column of a two-column paper
+COLUMN_WIDTH_IN = 3.4
+
+METRIC_LABELS = {
+    "tv": "TV(q̂, q)",
+    "w1": "W1(q̂, q)",
+    "score": "score error",
+    "outside_mass": "mass outside the box",
+}
+THEORY_LABELS = {"tv": "s/(2s+D)", "w1": "min((s+1)/(2s+D), 1/2)", "score": "2s/(2s+D)"}
+
+
+@dataclass
+class Report:
+    text: str
+    fits: list[RateFit]
+    files: list[Path] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
+
+
+def report_metrics(df: pd.DataFrame) -> list[str]:
+    """Metrics with a rate to fit, in the table's order (derived ones such as outside mass last)."""
+    seen = list(dict.fromkeys(df["metric"]))
+    return [m for m in seen if m not in DERIVED_METRICS] + [m for m in seen if m in DERIVED_METRICS]
+
+
+def points_table(fits: list[RateFit]) -> str:
+    """n, mean ± se, floor and flags per estimator, as fixed-width text."""
+    lines = [f"{'estimator':<16}{'n':>8}  {'mean ± se':<22}{'floor':>10}  {'k':>3}  flags"]
+    for fit in fits:
+        for r in fit.points.itertuples():
+            se = f"{r.se:.3g}" if math.isfinite(r.se) else "—"
+            mean = f"{r.mean:.4g} ± {se}" if math.isfinite(r.mean) else "—"
+            floor = f"{r.floor:.3g}" if math.isfinite(r.floor) else "—"
+            notes = []
+            if r.failed:
+                notes.append(f"{r.failed} failed")
+            if r.flags:
+                notes.append(f"{r.flags} rising/unresolved")
+            if r.below_floor:
+                notes.append("below 2×floor")
+            if not r.used and not notes:
+                notes.append("not fitted")
+            flag = ", ".join(notes) or "ok"
+            lines.append(f"{fit.estimator:<16}{r.n:>8}  {mean:<22}{floor:>10}  {r.k:>3}  {flag}")
+    return "\n".join(lines)
+
+
+def fits_table(fits: list[RateFit]) -> str:
+    lines = [f"{'estimator':<16}{'exponent':>9}  {'95% CI':<18}{'theory':>7}  {'p':>7}  verdict"]
+    for f in fits:
+        if f.measured:
+            ci = f"[{f.ci_low:.3f}, {f.ci_high:.3f}]"
+            p = f"{f.p_value:.3g}" if math.isfinite(f.p_value) else "—"
+            lines.append(
+                f"{f.estimator:<16}{f.exponent:>9.3f}  {ci:<18}{f.theory:>7.3f}  {p:>7}  {f.verdict}"
+            )
+        else:
+            lines.append(
+                f"{f.estimator:<16}{'—':>9}  {'':<18}{f.theory:>7.3f}  {'—':>7}  {f.verdict}"
+            )
+    return "\n".join(lines)
+
+
+def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, stem: Path):
+    """Error vs n (log-log) per estimator: replicates, mean ± se, fit with CI band, theory, floor.
+
+    Written as ``stem.png`` (300 dpi) and ``stem.pdf``, 3.4 in wide (one paper column).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    with plt.rc_context(
+        {
+            "font.size": 7,
+            "axes.titlesize": 7,
+            "legend.fontsize": 5.5,
+            "axes.linewidth": 0.6,
+            "lines.linewidth": 1.0,
+        }
+    ):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.55), layout="constrained")
+        for i, fit in enumerate(fits):
+            c = colors[i % len(colors)]
+            rows = df[(df["estimator"] == fit.estimator) & (df["status"] == "ok")]
+            rows = rows[rows["value"] > 0]
+            ax.scatter(rows["n"], rows["value"], s=4, color=c, alpha=0.35, linewidths=0)
+            pts = fit.points[np.isfinite(fit.points["mean"]) & (fit.points["mean"] > 0)]
+            yerr = np.nan_to_num(pts["se"].to_numpy(float))
+            label = fit.estimator
+            if fit.measured:
+                label += f": {fit.exponent:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]"
+            ax.errorbar(
+                pts["n"], pts["mean"], yerr=yerr, fmt="o", ms=2.5, color=c, capsize=1.5, label=label
+            )
+            if fit.measured:
+                grid = np.geomspace(fit.n_min, fit.n_max, 50)
+                line, lo, hi = fit.band(grid)
+                ax.plot(grid, line, color=c, lw=0.9)
+                ax.fill_between(grid, lo, hi, color=c, alpha=0.15, lw=0)
+                used = fit.points[fit.points["used"]]
+                x0 = float(np.mean(np.log(used["n"])))
+                y0 = float(np.mean(used["mean_log"]))
+                ax.plot(
+                    grid,
+                    np.exp(y0 - fit.theory * (np.log(grid) - x0)),
+                    color="0.2",
+                    ls=":",
+                    lw=0.8,
+                )
+            floor = fit.points[np.isfinite(fit.points["floor"]) & (fit.points["floor"] > 0)]
+            if len(floor):
+                ax.plot(floor["n"], floor["floor"], color=c, ls="--", lw=0.6, alpha=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("n (training samples)")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        theory = next((f.theory for f in fits if math.isfinite(f.theory)), math.nan)
+        sub = f"; dotted: theory slope {theory:.3f}" if math.isfinite(theory) else ""
+        ax.set_title(f"{title}\nfit ± 95% band; dashed: noise floor{sub}")
+        ax.legend(loc="best", frameon=False)
+        files = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            tmp = path.with_name(f".tmp-{path.name}")
+            fig.savefig(tmp, dpi=300, format=path.suffix[1:])
+            tmp.replace(path)
+        plt.close(fig)
+    return files
+
+
+def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True) -> Report:
+    """Fits, printed tables and (when ``out`` is given) figures, fits.csv and summary.txt."""
+    blocks, all_fits, files = [], [], []
+    for arm in dict.fromkeys(df["arm"]):
+        adf = df[df["arm"] == arm]
+        s, D = float(adf["s"].iloc[0]), int(adf["D"].iloc[0])
+        for metric in report_metrics(adf):
+            fits = fit_rates(adf, metric)
+            if not fits:
+                continue
+            all_fits.extend(fits)
+            theory = fits[0].theory
+            head = f"== {arm} · {metric}"
+            if math.isfinite(theory):
+                head += f" · theory exponent {THEORY_LABELS.get(metric, '')} = {theory:.3f}"
+                head += f" (s={s:g}, D={D})"
+            blocks += [head, points_table(fits), "", fits_table(fits)]
+            detail = [f.summary() for f in fits if len(f.excluded) or f.measured]
+            blocks += ["", *detail, ""]
+            if out is not None and figures:
+                stem = Path(out) / "figures" / f"rate_{slug(arm)}_{metric}"
+                files += plot_rates(fits, adf[adf["metric"] == metric], metric, arm, stem)
+    text = "\n".join(blocks).rstrip() + "\n"
+    if out is not None:
+        out = Path(out)
+        fits_path = out / "fits.csv"
+        store.atomic_write_frame(fits_path, pd.DataFrame([f.row() for f in all_fits]), "csv")
+        summary_path = out / "summary.txt"
+        store.atomic_write_bytes(summary_path, text.encode())
+        files = [fits_path, summary_path, *files]
+    return Report(text=text, fits=all_fits, files=files)
+
+
+def write_report(out, figures: bool = True) -> Report:
+    """Regenerate the report of a results folder from its stored table alone."""
+    return build_report(store.read_table(out), Path(out), figures=figures)

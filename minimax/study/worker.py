@@ -1,0 +1,261 @@
+"""One work unit, computed where it is sent: (target, n, estimator) with its replicates.
+
+This is the only place that knows targets, estimators and metrics at once (design.md). Every
+random number comes from the cell's own streams (``Cell.streams``), so the rows do not depend on
+which worker ran the unit or in what order. A failure in one replicate becomes that cell's rows
+with ``status`` and ``error``; it never removes the cell.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from minimax import __version__
+from minimax.study.registry import DERIVED_METRICS, ESTIMATORS, theory_exponent
+from minimax.study.spec import Cell, TargetSpec, WorkUnit
+
+
+@dataclass
+class CellResult:
+    cell_id: str
+    rows: list[dict]
+    status: str
+
+    def describe(self) -> str:
+        """One log line: where, what and how long."""
+        r = self.rows[0]
+        what = (
+            ", ".join(f"{x['metric']}={x['value']:.4g}" for x in self.rows)
+            if self.status == "ok"
+            else r["error"]
+        )
+        return (
+            f"cell {self.cell_id} {r['arm']} n={r['n']} rep={r['replicate']} "
+            f"{r['estimator']}: {self.status} {what} ({r['seconds']:.1f} s)"
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def build_target(target: TargetSpec, n_max: int):
+    """The study's target, built once per worker process (its finest level follows n_max)."""
+    from minimax.targets import make_target
+
+    return make_target(
+        target.kind,
+        D=target.D,
+        s=target.s,
+        p=target.p,
+        boundary=target.boundary,
+        seed=target.seed,
+        n_max=n_max,
+    )
+
+
+def run_unit(unit: WorkUnit, threads: int = 1) -> list[CellResult]:
+    """Compute every cell of ``unit``; ensembles train all its replicates together."""
+    entry = ESTIMATORS[unit.estimator]
+    if entry.uses_torch:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+    try:
+        return _run_unit(unit, entry)
+    finally:
+        if entry.uses_torch:
+            torch.set_num_threads(previous)
+
+
+def _run_unit(unit: WorkUnit, entry) -> list[CellResult]:
+    spec = unit.spec
+    cells = unit.cells()
+    t0 = time.perf_counter()
+    target = build_target(spec.target, max(spec.n))
+    streams = [c.streams() for c in cells]
+    data = [target.sample(c.n, st["data"]) for c, st in zip(cells, streams, strict=True)]
+    setup = time.perf_counter() - t0
+    options = spec.estimator_options(unit.estimator)
+    results = []
+    if entry.ensemble:
+        t1 = time.perf_counter()
+        try:
+            est = entry.build(target, spec, unit.n, options)
+            members = est.fit_ensemble(data, [st["fit"] for st in streams])
+            shared_error = None
+        except Exception as exc:  # a failed ensemble fails each of its cells, with the reason
+            members, shared_error = [None] * len(cells), exc
+        fit_each = (time.perf_counter() - t1) / len(cells)
+        for cell, st, member in zip(cells, streams, members, strict=True):
+            results.append(
+                _evaluate(cell, target, member, st, setup / len(cells) + fit_each, shared_error)
+            )
+    else:
+        for cell, st, X in zip(cells, streams, data, strict=True):
+            t1 = time.perf_counter()
+            try:
+                est = entry.build(target, spec, unit.n, options).fit(X, st["fit"])
+                error = None
+            except Exception as exc:
+                est, error = None, exc
+            spent = setup / len(cells) + time.perf_counter() - t1
+            results.append(_evaluate(cell, target, est, st, spent, error))
+    return results
+
+
+def _evaluate(cell: Cell, target, est, streams, seconds: float, error) -> CellResult:
+    """The metric rows of one fitted estimator (or its failure rows)."""
+    t0 = time.perf_counter()
+    metrics: list = []
+    if error is None:
+        try:
+            metrics = _metrics(cell, target, est, streams)
+        except Exception as exc:
+            error = exc
+    status, message = ("ok", "") if error is None else _describe_error(error)
+    seconds += time.perf_counter() - t0
+    base = _base_row(cell, target, est, status, message, seconds)
+    rows = []
+    if status == "ok":
+        for res in metrics:
+            rows.append({**base, **_metric_columns(res, cell)})
+    else:
+        for name in _metric_names(cell):
+            rows.append({**base, **_failed_metric_columns(name, cell)})
+    return CellResult(cell.cell_id, rows, status)
+
+
+def _metrics(cell: Cell, target, est, streams) -> list:
+    from minimax import metrics as M
+
+    spec = cell.spec
+    out = []
+    samples = None
+
+    def draw():
+        nonlocal samples
+        if samples is None:
+            samples = np.asarray(est.sample(spec.samples, streams["sample"]), dtype=np.float64)
+        return samples
+
+    for name in spec.metrics:
+        if name == "tv":
+            if getattr(est, "has_pdf", False):
+                res = M.tv_exact(target, est.pdf)
+            else:
+                res = M.tv(target, draw(), rng=streams["metric"])
+            out.append(res)
+            outside = (res.details or {}).get("outside_mass")
+            if outside is not None:
+                out.append(_derived("outside_mass", float(outside), res))
+        elif name == "w1":
+            out.append(M.w1(target, draw(), rng=streams["metric"]))
+        else:  # validated against METRICS before any work starts
+            raise ValueError(f"metric={name!r} is not allowed")
+    return out
+
+
+def _derived(name: str, value: float, source):
+    from minimax.metrics.result import MetricResult
+
+    return MetricResult(metric=name, value=value, method=f"from {source.metric}", m=source.m)
+
+
+def _metric_names(cell: Cell) -> list[str]:
+    names = []
+    for m in cell.spec.metrics:
+        names.append(m)
+        names.extend(d for d, src in DERIVED_METRICS.items() if src == m)
+    return names
+
+
+def _describe_error(exc: BaseException) -> tuple[str, str]:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if type(exc).__name__ == "TrainingDiverged":
+        return "diverged", f"diverged: {text}" if not text.startswith("diverged") else text
+    return "failed", f"{type(exc).__name__}: {text}"
+
+
+def _jsonable(d: dict) -> str:
+    def conv(v):
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        return str(v)
+
+    return json.dumps(d, sort_keys=True, default=conv)
+
+
+def _base_row(cell: Cell, target, est, status: str, error: str, seconds: float) -> dict:
+    spec = cell.spec
+    t = spec.target
+    try:
+        est_desc = est.describe() if est is not None else {}
+    except Exception:  # a failed member may not describe itself; its error row still counts
+        est_desc = {}
+    return {
+        "study": spec.name,
+        "arm": spec.arm_label(),
+        "target": t.kind,
+        "D": t.D,
+        "s": t.s,
+        "p": t.p,
+        "boundary": t.boundary,
+        "target_seed": t.seed,
+        "n": cell.n,
+        "replicate": cell.replicate,
+        "estimator": cell.estimator,
+        "role": ESTIMATORS[cell.estimator].role,
+        "status": status,
+        "error": error,
+        "seconds": float(seconds),
+        "device": str(est_desc.get("device", "cpu")),
+        "version": __version__,
+        "seed": cell.seed,
+        "data_seed": cell.data_seed,
+        "cell_id": cell.cell_id,
+        "sampler": spec.sampler,
+        "sizing": spec.sizing,
+        "preset": spec.preset,
+        "estimator_params": _jsonable(est_desc),
+        "target_params": _jsonable(target.describe()),
+    }
+
+
+def _metric_columns(res, cell: Cell) -> dict:
+    t = cell.spec.target
+    return {
+        "metric": res.metric,
+        "value": float(res.value),
+        "se": float(res.se),
+        "ci_low": float(res.ci_low),
+        "ci_high": float(res.ci_high),
+        "floor": float(res.floor),
+        "flag": str(res.flag),
+        "method": str(res.method),
+        "m": int(res.m),
+        "theory": theory_exponent(res.metric, t.s, t.D),
+    }
+
+
+def _failed_metric_columns(name: str, cell: Cell) -> dict:
+    t = cell.spec.target
+    nan = math.nan
+    return {
+        "metric": name,
+        "value": nan,
+        "se": nan,
+        "ci_low": nan,
+        "ci_high": nan,
+        "floor": nan,
+        "flag": "failed",
+        "method": "",
+        "m": 0,
+        "theory": theory_exponent(name, t.s, t.D),
+    }

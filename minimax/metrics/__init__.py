@@ -1,6 +1,7 @@
 """minimax.metrics: how far an estimate is from the target (TV, W1, score error)."""
 
 from minimax.metrics.result import MetricResult
+from minimax.metrics.tv import tv
 from minimax.metrics.tv_exact import tv_exact
 
-__all__ = ["MetricResult", "tv_exact"]
+__all__ = ["MetricResult", "tv", "tv_exact"]

@@ -1,0 +1,74 @@
+"""The per-cell bias correction of the binned TV estimate (theory.md §9).
+
+A cell with known target mass p and count c ~ Bin(M, p̂) has u = (c/M − p)/σ, σ² = p(1 − p)/M,
+and u ≈ N(μ, 1) with μ = (p̂ − p)/σ once M·p ≳ 10. The plug-in |u| estimates |μ| with bias
+
+    E|μ + Z| − |μ| = 2φ(μ) − 2|μ|Φ(−|μ|)            (0.80 at μ = 0, → 0 for |μ| ≳ 3).
+
+No function of u is unbiased for |μ| (|μ| is not smooth at 0), so we use the function whose
+worst-case bias over all μ is smallest among
+
+    h(u) = |u| − Σ_j a_j exp(−u²/(2 w_j²)),   w = (0.3, 0.5, 0.75, 1, 1.5, 2, 3),  |a_j| ≤ A,
+
+(the same family as the polynomial-approximation estimators of Jiao, Han & Weissman, IEEE
+Trans. IT 2018 and Cai & Low, Ann. Statist. 2011, with Gaussian bumps instead of Hermite
+polynomials because their Gaussian expectations are closed-form:
+E exp(−(μ+Z)²/(2w²)) = w/√(w²+1) · exp(−μ²/(2(w²+1)))). The a_j solve the linear programme
+min_a max_μ |E h(μ+Z) − |μ|| on a grid μ ∈ [0, 8] (scipy's HiGHS, deterministic). The bound A
+trades bias against variance; A = 0.5 gives worst-case bias 0.19σ with Var h ≤ 1.94σ²
+(``correction_stats`` computes both), better on both counts than the 0.24σ / 2.3σ² quoted in
+theory.md §9. h(u) → |u| as |u| grows (the bumps vanish), so cells where q̂ and q clearly
+differ are left unbiased.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from scipy.optimize import linprog
+from scipy.stats import norm
+
+WIDTHS = np.array([0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
+COEF_BOUND = 0.5
+
+
+@lru_cache(maxsize=4)
+def correction_coefficients(coef_bound: float = COEF_BOUND) -> np.ndarray:
+    """The a_j of h (see the module docstring), by the minimax-bias linear programme."""
+    mu = np.linspace(0.0, 8.0, 801)
+    excess = 2 * norm.pdf(mu) - 2 * mu * norm.sf(mu)
+    w2 = WIDTHS**2
+    kern = WIDTHS / np.sqrt(w2 + 1) * np.exp(-(mu[:, None] ** 2) / (2 * (w2 + 1)))
+    J = WIDTHS.size
+    ones = np.ones((mu.size, 1))
+    res = linprog(
+        np.r_[np.zeros(J), 1.0],
+        A_ub=np.block([[kern, -ones], [-kern, -ones]]),
+        b_ub=np.r_[excess, -excess],
+        bounds=[(-coef_bound, coef_bound)] * J + [(0, None)],
+        method="highs",
+    )
+    if not res.success:  # pragma: no cover - the programme is always feasible (a = 0)
+        raise RuntimeError(f"correction LP failed: {res.message}")
+    return res.x[:J]
+
+
+def h(u: np.ndarray) -> np.ndarray:
+    """h(u) = |u| − Σ_j a_j exp(−u²/(2 w_j²)), elementwise (the corrected |u|)."""
+    u = np.asarray(u, dtype=np.float64)
+    a = correction_coefficients()
+    out = np.abs(u)
+    u2 = u * u
+    for aj, wj in zip(a, WIDTHS, strict=True):
+        out -= aj * np.exp(-u2 / (2 * wj * wj))
+    return out
+
+
+def correction_stats(mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bias E h(μ+Z) − |μ|, variance Var h(μ+Z)) for Z ~ N(0, 1), by Gauss–Hermite quadrature."""
+    x, w = np.polynomial.hermite_e.hermegauss(120)
+    w = w / w.sum()
+    vals = h(np.asarray(mu, dtype=np.float64)[:, None] + x[None, :])
+    mean = vals @ w
+    return mean - np.abs(mu), (vals**2) @ w - mean**2

@@ -1,0 +1,134 @@
+"""tv from samples against closed-form TV values (theory.md §9)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_tv_exact import NormalProduct, UniformBox  # noqa: E402
+
+from minimax.metrics import tv  # noqa: E402
+
+
+def _shift_tv(shift):
+    return 2 * norm.cdf(shift / 2) - 1  # theory.md §5, unit-variance Gaussians
+
+
+@pytest.mark.parametrize(
+    "dim, m, shift",
+    [
+        (1, 10**5, 0.1),
+        (1, 10**6, 0.025),
+        (1, 10**5, 0.75),
+        (2, 10**5, 0.1),
+        (2, 10**5, 0.75),
+        (2, 10**6, 0.025),
+    ],
+)
+def test_shifted_gaussians(dim, m, shift):
+    rng = np.random.default_rng(1000 * dim + int(1000 * shift))
+    q = NormalProduct(np.zeros(dim))
+    x = NormalProduct(np.r_[shift, np.zeros(dim - 1)]).sample(m, rng)
+    r = tv(q, x, rng=rng, n_boot=100)
+    truth = _shift_tv(shift)
+    assert r.flag == "ok"
+    # within 5 %, or 3 bootstrap se (sampling noise; the se was seen to be slightly conservative)
+    assert abs(r.value - truth) <= max(0.05 * truth, 3 * r.se)
+    assert r.ci_low <= truth
+    assert r.floor < 0.3 * r.value
+    assert r.details["outside_mass"] < 1e-5
+
+
+def _cosine_samples(n, a, rng):
+    # rejection from the uniform: density 1 + a cos(2π x1) on [0, 1]²
+    out = []
+    while sum(len(o) for o in out) < n:
+        u = rng.random((2 * n, 2))
+        keep = rng.random(2 * n) * (1 + a) < 1 + a * np.cos(2 * np.pi * u[:, 0])
+        out.append(u[keep])
+    return np.concatenate(out)[:n]
+
+
+def test_cosine_perturbation_on_the_cube():
+    rng = np.random.default_rng(5)
+    a = 0.1  # TV = a/π
+    r = tv(UniformBox(2), _cosine_samples(200_000, a, rng), rng=rng, n_boot=100)
+    assert r.flag in ("ok", "rising")
+    # binning can only lose TV: allow 5 % binning loss below, 3 se above
+    assert a / np.pi * 0.95 - 3 * r.se <= r.value <= a / np.pi + 3 * r.se
+    assert r.ci_low <= a / np.pi
+
+
+def test_mass_outside_the_support():
+    rng = np.random.default_rng(6)
+    eps = 0.05  # (1-ε) U[0,1]² + ε U([1,2]×[0,1]): TV = ε, all of it outside
+    m = 100_000
+    x = rng.random((m, 2))
+    x[: int(eps * m), 0] += 1.0
+    r = tv(UniformBox(2), x, rng=rng, n_boot=100)
+    assert r.details["outside_mass"] == pytest.approx(eps)
+    assert abs(r.value - eps) <= 3 * r.se + 1e-3
+    # ε·M Binomial counts outside: the CP lower bound must sit below ε
+    assert r.ci_low <= eps
+
+
+def test_samples_from_q_give_zero_well_below_b0():
+    rng = np.random.default_rng(7)
+    q = NormalProduct(np.zeros(2))
+    r = tv(q, q.sample(200_000, rng), rng=rng, n_boot=50)
+    assert r.flag == "unresolved"
+    finest = r.details["curve"][-1]
+    # plug-in sits at its null mean B0 (its sd is ~B0/√K), the corrected value near 0
+    assert finest["plugin"] == pytest.approx(finest["b0"], rel=0.1)
+    assert abs(finest["corrected"]) < 0.3 * finest["b0"]
+    assert abs(finest["floor"]) < 0.3 * finest["b0"]
+
+
+def test_lower_bound_coverage_under_the_null():
+    # TV = 0: ci_low > 0 must happen with probability <= alpha = 0.05; over 40 runs,
+    # P(Binomial(40, 0.05) >= 7) = 0.4 %, so more than 6 violations means the bound is wrong
+    q = NormalProduct(np.zeros(2))
+    violations = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        r = tv(q, q.sample(20_000, rng), n_boot=0, floor_samples=False)
+        violations += r.ci_low > 0
+    assert violations <= 6
+
+
+def test_plugin_worse_than_corrected_where_floor_matches_tv():
+    # D = 1, M = 1e5, TV = 0.01 at level 7 (128 cells): B0 ≈ TV
+    q = NormalProduct(np.zeros(1))
+    p = NormalProduct([0.025])
+    truth = _shift_tv(0.025)
+    plug, corr = [], []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        r = tv(q, p.sample(10**5, rng), levels=[1, 7], n_boot=0, floor_samples=False)
+        row = r.details["curve"][-1]
+        assert row["b0"] == pytest.approx(truth, rel=0.3)
+        plug.append(row["plugin"] - truth)
+        corr.append(row["corrected"] - truth)
+    # the plug-in's bias (≈ +0.4 TV) is > 3 times the corrected one; sd of a 6-rep mean ≈ 0.0008
+    assert np.mean(plug) > 0.003
+    assert abs(np.mean(corr)) < np.mean(plug) / 3
+
+
+def test_bad_input():
+    q = UniformBox(2)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="dimension"):
+        tv(q, rng.random((1000, 3)), rng=rng)
+    x = rng.random((1000, 2))
+    x[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        tv(q, x, rng=rng)
+    with pytest.raises(ValueError, match="too few"):
+        tv(q, rng.random((15, 2)), rng=rng)
+    with pytest.raises(ValueError, match="rng"):
+        tv(q, rng.random((1000, 2)))
+    with pytest.raises(ValueError, match="alpha"):
+        tv(q, rng.random((1000, 2)), rng=rng, alpha=1.5)

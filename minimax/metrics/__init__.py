@@ -3,5 +3,6 @@
 from minimax.metrics.result import MetricResult
 from minimax.metrics.tv import tv
 from minimax.metrics.tv_exact import tv_exact
+from minimax.metrics.wasserstein import w1
 
-__all__ = ["MetricResult", "tv", "tv_exact"]
+__all__ = ["MetricResult", "tv", "tv_exact", "w1"]

@@ -1,8 +1,9 @@
 """minimax.metrics: how far an estimate is from the target (TV, W1, score error)."""
 
 from minimax.metrics.result import MetricResult
+from minimax.metrics.score_error import score_error
 from minimax.metrics.tv import tv
 from minimax.metrics.tv_exact import tv_exact
 from minimax.metrics.wasserstein import w1
 
-__all__ = ["MetricResult", "tv", "tv_exact", "w1"]
+__all__ = ["MetricResult", "score_error", "tv", "tv_exact", "w1"]

@@ -90,18 +90,28 @@ class _Partition:
         return 0.5 * (plug.sum(axis=1) + outside), 0.5 * (corr.sum(axis=1) + outside)
 
 
-def _fine_counts(x: np.ndarray, box: np.ndarray, L: int) -> tuple[np.ndarray, int]:
-    """Counts on the level-L grid (shape (2^L,)*D) and the number of points outside the box."""
-    D = box.shape[0]
+def _flat_index(x: np.ndarray, box: np.ndarray, L: int) -> np.ndarray:
+    """Flat index of each sample's cell on the level-L grid; -1 for samples outside the box."""
     n = 2**L
-    lo, width = box[:, 0], box[:, 1] - box[:, 0]
-    inside = np.all((x >= lo) & (x <= box[:, 1]), axis=1)
-    xi = x[inside]
-    idx = np.floor((xi - lo) / width * n).astype(np.int64)
-    np.clip(idx, 0, n - 1, out=idx)  # the upper edge belongs to the last cell
-    flat = np.ravel_multi_index(tuple(idx.T), (n,) * D)
-    counts = np.bincount(flat, minlength=n**D).reshape((n,) * D)
-    return counts, int(x.shape[0] - xi.shape[0])
+    flat = np.zeros(x.shape[0], dtype=np.int64)
+    outside = np.zeros(x.shape[0], dtype=bool)
+    for i, (lo, hi) in enumerate(box):
+        u = x[:, i] - lo
+        u *= n / (hi - lo)
+        outside |= (u < 0) | (u > n)
+        idx = u.astype(np.int64)  # truncation = floor for u >= 0; outside rows are dropped
+        np.minimum(idx, n - 1, out=idx)  # the upper edge belongs to the last cell
+        flat *= n
+        flat += idx
+    flat[outside] = -1
+    return flat
+
+
+def _counts(flat: np.ndarray, D: int, L: int) -> tuple[np.ndarray, int]:
+    """Counts on the level-L grid (shape (2^L,)*D) and the number of samples outside the box."""
+    inside = flat[flat >= 0]
+    counts = np.bincount(inside, minlength=2 ** (L * D)).reshape((2**L,) * D)
+    return counts, int(flat.size - inside.size)
 
 
 def _coarsen(a: np.ndarray) -> np.ndarray:
@@ -116,11 +126,11 @@ def _clopper_pearson_low(k: int, n: int, alpha: float) -> float:
 
 
 class _Analysis:
-    """Counts and per-level numbers for one sample set."""
+    """Counts and per-level partitions for one sample set, from its finest-level counts."""
 
-    def __init__(self, x, box, levels, masses, outside_mass, min_expected):
-        self.M = x.shape[0]
-        fine, self.outside = _fine_counts(x, box, levels[-1])
+    def __init__(self, fine, outside, levels, masses, outside_mass, min_expected):
+        self.outside = outside
+        self.M = int(fine.sum()) + outside
         self.counts = {levels[-1]: fine}
         for l in range(levels[-1] - 1, levels[0] - 1, -1):
             self.counts[l] = _coarsen(self.counts[l + 1])
@@ -225,7 +235,9 @@ def tv(
                 f"(no cell with M*p >= {min_expected:g})"
             )
 
-    main = _Analysis(x, box, levels, masses, outside_mass, min_expected)
+    flat = _flat_index(x, box, levels[-1])
+    fine, n_out = _counts(flat, D, levels[-1])
+    main = _Analysis(fine, n_out, levels, masses, outside_mass, min_expected)
     curve = []
     for l in levels:
         plug, corr = main.level_values(l)
@@ -265,13 +277,25 @@ def tv(
         if rise > max(0.05 * value, 2 * (se if math.isfinite(se) else 0.0)):
             flag = "rising"
 
-    ci_low = _witness_lower_bound(x, box, levels, masses, outside_mass, min_expected, alpha)
+    # the two halves for cross-fitting: even and odd rows (the samples are i.i.d.)
+    even, even_out = _counts(flat[0::2], D, levels[-1])
+    halves = (
+        _Analysis(even, even_out, levels, masses, outside_mass, min_expected),
+        _Analysis(fine - even, n_out - even_out, levels, masses, outside_mass, min_expected),
+    )
+    ci_low = _witness_lower_bound(halves, levels, alpha)
     ci_high = min(1.0, curve[chosen]["plugin"] + math.sqrt(math.log(len(levels) / alpha) / (2 * M)))
 
     floor = math.nan
     if floor_samples:
         fresh = check_points("target.sample", target.sample(M, rng), D)
-        null = _Analysis(fresh, box, levels, masses, outside_mass, min_expected)
+        null = _Analysis(
+            *_counts(_flat_index(fresh, box, levels[-1]), D, levels[-1]),
+            levels,
+            masses,
+            outside_mass,
+            min_expected,
+        )
         for row in curve:
             row["floor"] = null.level_values(row["level"])[1]
         floor = curve[chosen]["floor"]
@@ -313,26 +337,18 @@ def _level_masses(target: Target, box: np.ndarray, L: int) -> dict:
     return out
 
 
-def _witness_lower_bound(x, box, levels, masses, outside_mass, min_expected, alpha) -> float:
+def _witness_lower_bound(halves, levels, alpha) -> float:
     """max over the two folds of [CP lower bound of P̂(W) on one half] − Q(W), W chosen on the other."""
-    halves = (x[0::2], x[1::2])
     best = 0.0
-    for a, b in ((0, 1), (1, 0)):
-        fa = _Analysis(halves[a], box, levels, masses, outside_mass, min_expected)
-        fb = _Analysis(halves[b], box, levels, masses, outside_mass, min_expected)
+    for fa, fb in (halves, halves[::-1]):
         Ma, Mb = fa.M, fb.M
         # level choice on fold a only: largest excess of its plug-in over its own null floor
-        scores = []
-        for l in levels:
-            plug, _ = fa.level_values(l)
-            scores.append(plug - fa.parts[l].b0)
+        scores = [fa.level_values(l)[0] - fa.parts[l].b0 for l in levels]
         l = levels[int(np.argmax(scores))]
         pa = fa.parts[l]
         ca = pa.reduce(fa.counts[l][None], np.array([fa.outside]))[0]
         cb = pa.reduce(fb.counts[l][None], np.array([fb.outside]))[0]
-        p_all = np.r_[pa.p, 0.0]
-        if pa.out_pooled:
-            p_all[-1] = 0.0
+        p_all = np.r_[pa.p, 0.0]  # kept cells, pooled cell, outside cell (q-mass 0 or pooled)
         witness = ca / Ma > p_all
         k = int(cb[witness].sum())
         bound = _clopper_pearson_low(k, Mb, alpha / 2) - float(p_all[witness].sum())

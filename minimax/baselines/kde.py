@@ -18,6 +18,12 @@ with K from ``kernels.py`` (Gaussian-based, order 2, 4 or 6) and one of three bo
   1996): the kernel keeps all its vanishing moments on the truncated range, so the bias is
   O(h^order) up to the face. Z by quadrature on the evaluation grid.
 
+Measured (tests/test_kde.py): on the linear density (1 + 0.7x)/2, where the boundary is the only
+error, TV(E f̂, f) falls like h^1.0 (``none``), h^2.0 (``reflect``) and stays at the 1e-5 floor
+of the binned path (``local``), for orders 2 and 4. On the Besov ``band`` targets (D = 1, theory
+h) ``reflect`` and ``local`` give the same slope (s = 2: −0.340 vs −0.341, three seeds), so
+``reflect`` is the default for order 2 and ``local`` for higher orders, where h² is too slow.
+
 The negative part of higher-order and boundary kernels is clipped and the result renormalised.
 
 Evaluation. ``pdf`` is an exact chunked direct sum, or (``evaluation="auto"`` when N·n is large)
@@ -47,7 +53,7 @@ RULES = ("theory", "silverman", "scott", "cv")
 BOUNDARIES = ("auto", "none", "reflect", "local")
 EVALUATIONS = ("auto", "exact", "grid")
 _CHUNK = 1 << 21  # pairs per block of the direct sum
-_AUTO_PAIRS = 1 << 24  # above N·n pairs, "auto" evaluation interpolates the binned grid
+_AUTO_PAIRS = 1 << 20  # above N·n pairs, "auto" evaluation interpolates the binned grid
 
 
 class KDE(Estimator):
@@ -238,16 +244,23 @@ class KDE(Estimator):
         out = np.zeros(N)
         bx = max(1, min(N, _CHUNK // n)) if n <= _CHUNK else 1
         bX = max(1, _CHUNK // bx)
+        plain = self.order_ == 2 and self.boundary_ == "none"
         for i0 in range(0, N, bx):
             i1 = min(N, i0 + bx)
             for j0 in range(0, n, bX):
                 j1 = min(n, j0 + bX)
+                if plain:  # one exp per pair instead of one per axis
+                    z = x[i0:i1, None, :] / self.h_ - self.X_[None, j0:j1, :] / self.h_
+                    out[i0:i1] += np.exp(-0.5 * np.einsum("ijk,ijk->ij", z, z)).sum(axis=1)
+                    continue
                 prod = 1.0
                 for d in range(D):
                     prod = prod * self._axis_factor(
                         d, x[i0:i1, d, None], coefs[d][i0:i1], self.X_[None, j0:j1, d], images[d]
                     )
                 out[i0:i1] += prod.sum(axis=1)
+        if plain:
+            out *= (2 * np.pi) ** (-D / 2) / np.prod(self.h_)
         return out / n
 
     def _self_term(self, X: np.ndarray) -> np.ndarray:

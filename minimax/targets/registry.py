@@ -1,0 +1,51 @@
+"""Targets by name, for the study layer: ``make_target("besov", D=2, s=1.5)``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minimax.targets.base import Target
+from minimax.targets.besov import BesovDensity
+from minimax.targets.gaussian_mixture import GaussianMixture
+from minimax.validation import check_choice, check_int
+
+TARGET_KINDS = {
+    "besov": "random-sign multilevel B-spline density of exact Besov smoothness s on [-1, 1]^D",
+    "gmm": "two-component Gaussian mixture on R^D (weights 0.4/0.6, means ∓0.4·1, std 0.3)",
+}
+
+
+def default_gmm(D: int) -> GaussianMixture:
+    """The study's default mixture: C^∞, mostly inside [-1, 1]^D, exact score at every t."""
+    ones = np.ones(D)
+    return GaussianMixture([0.4, 0.6], np.stack([-0.4 * ones, 0.4 * ones]), [0.3, 0.3])
+
+
+def make_target(
+    kind: str, *, D, s=None, p=2.0, boundary="band", seed=0, n_max=None, **kw
+) -> Target:
+    """Build a target by kind (one of ``TARGET_KINDS``).
+
+    "besov": ``BesovDensity(D, s, p, boundary=..., seed=..., n_max=...)`` with any further
+    keyword arguments passed on (s is required). "gmm": ``default_gmm(D)``, or a mixture given
+    by ``weights``, ``means``, ``stds``; s, p, boundary and seed do not apply and are ignored.
+    """
+    if not isinstance(kind, str) or kind not in TARGET_KINDS:
+        check_choice("kind", kind, tuple(TARGET_KINDS))
+    D = check_int("D", D, low=1)
+    if kind == "besov":
+        if s is None:
+            raise ValueError("s=None is not allowed: the 'besov' target needs a smoothness s > 0")
+        if n_max is not None:
+            kw["n_max"] = n_max
+        return BesovDensity(D, s, p, boundary=boundary, seed=seed, **kw)
+    if kw:
+        allowed = {"weights", "means", "stds"}
+        extra = sorted(set(kw) - allowed)
+        if extra:
+            raise ValueError(
+                f"{extra[0]}={kw[extra[0]]!r} is not allowed: the 'gmm' target takes only "
+                "weights, means, stds"
+            )
+        return GaussianMixture(kw["weights"], kw["means"], kw["stds"])
+    return default_gmm(D)

@@ -77,7 +77,8 @@ class BesovDensity(Target):
     p : integrability (> 0); enters the level amplitudes of the sparse pattern.
     j0, J : coarsest and finest levels (knot spacing 2^{-j} of the unit cube). Default j0: the
         coarsest level with two atoms per axis inside the band; default J: ``default_J`` (finest
-        spacing at most a quarter of n_max^{-1/(2s+D)}, a two-level margin).
+        spacing at most a quarter of n_max^{-1/(2s+D)}, a two-level margin), capped at the finest
+        level whose (2^J + r)^D coefficients fit in memory (2^24; J = 5 for D = 4).
     n_max : the largest training-sample size the target must serve (sets the default J).
     pattern : "dense" (every atom of every level, |c_jk| = a_j) or "sparse" (level j keeps a
         fraction 2^{-jD(1-θ)} of its atoms, chosen at random, θ = ``density``).
@@ -144,7 +145,12 @@ class BesovDensity(Target):
                 f"j0={j0!r} is not allowed: no atom of degree {r} fits inside the band "
                 f"{band:g} at that level; use j0 >= {default_j0(D, r, band)}"
             )
-        J = default_J(D, s, j0, n_max) if J is None else check_int("J", J, low=0)
+        if J is None:
+            # the default never exceeds what fits in memory (D >= 4 hits this first)
+            J_mem = max(j for j in range(0, 31) if (2**j + r) ** D <= MAX_COEFFICIENTS)
+            J = max(min(default_J(D, s, j0, n_max), J_mem), j0)
+        else:
+            J = check_int("J", J, low=0)
         if J < j0:
             raise ValueError(f"J={J!r} is not allowed: expected J >= j0={j0}")
         n_coef = (2**J + r) ** D

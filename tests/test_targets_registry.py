@@ -47,3 +47,14 @@ def test_gmm_kind_default_and_custom():
 def test_bad_input(args, kw, match):
     with pytest.raises(ValueError, match=match):
         make_target(*args, **kw)
+
+
+def test_targets_are_frozen_and_picklable():
+    import pickle
+
+    for q in (make_target("besov", D=2, s=1.0, J=5), make_target("gmm", D=2)):
+        with pytest.raises(AttributeError, match="frozen"):
+            q.dim = 3
+        q2 = pickle.loads(pickle.dumps(q))  # joblib/dask workers receive targets this way
+        x = np.random.default_rng(0).uniform(-1, 1, (20, 2))
+        np.testing.assert_array_equal(q.pdf(x), q2.pdf(x))

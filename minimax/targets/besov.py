@@ -196,6 +196,7 @@ class BesovDensity(Target):
         ints = [self._integral_matrix(np.array([0.0, 1.0]))] * D
         self._mass_u = float(bspline.apply_along_axes(ints, v).ravel()[0])  # Z in u units
         self._volume = 2.0**D
+        self._frozen = True
 
     # ---- construction ---------------------------------------------------------------------
     def _level_amplitude(self, j: int) -> float:
@@ -398,6 +399,11 @@ class BesovDensity(Target):
             "uniform_level": 1 / self._volume,
             "tv_to_uniform": self.tv_to_uniform,
         }
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")
+        object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         return (

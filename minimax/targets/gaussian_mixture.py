@@ -77,6 +77,7 @@ class GaussianMixture(Target):
         self.support.setflags(write=False)
         self._log_w = np.log(w)
         self._log_norm = -0.5 * D * _LOG_2PI - np.log(sd).sum(axis=1)  # (K,)
+        self._frozen = True
 
     # ---- density -------------------------------------------------------------------------
     def _component_logpdf(self, x: np.ndarray) -> np.ndarray:
@@ -184,6 +185,11 @@ class GaussianMixture(Target):
             "min_std": float(self.stds.min()),
             "max_std": float(self.stds.max()),
         }
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")
+        object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         return f"GaussianMixture(K={self.n_components}, D={self.dim})"

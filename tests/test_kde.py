@@ -135,10 +135,29 @@ def test_sample_matches_pdf(boundary, order, D):
     assert Y.shape == (M, D) and np.all((Y >= box[:, 0]) & (Y <= box[:, 1]))
     counts, _ = np.histogramdd(Y, bins=edges)
     expected = M * masses.ravel() / masses.sum()
-    # The exact samplers must pass at p > 1e-3 (fixed seed). The grid sampler draws from the
-    # trapezoid histogram on cells of width h/32, whose cell masses differ from these by
-    # O((h/32)^2 f'') ~ 1e-6 relative: far below the chi-square resolution 1/sqrt(M p).
+    # Pass at p > 1e-3 (fixed seed). The grid sampler (local / order 4) draws from the
+    # multilinear interpolant on cells of width h/32, whose masses differ from these by the
+    # grid error, O((h/32)^2) ~ 1e-4 relative: below the chi-square resolution 1/sqrt(M p) ~ 1e-2.
     assert chisquare(counts.ravel(), expected).pvalue > 1e-3
+
+
+def test_grid_sampler_draws_the_multilinear_interpolant_exactly():
+    """Coarse grid (4 nodes per h) so that the within-cell shape matters: quarter-cell bins."""
+    rng = np.random.default_rng(26)
+    X = _beta_sample(rng, 30, 1)
+    k = KDE(0.05, order=4, boundary="local", support=BOX1, grid_per_bandwidth=4).fit(X, rng)
+    (nodes,), vals = k.pdf_grid()
+    e = np.linspace(-1, 1, 4 * (nodes.size - 1) + 1)
+    f = np.interp(e, nodes, vals)
+    mass = 0.5 * (f[1:] + f[:-1]) * np.diff(e)  # exact: the interpolant is linear in each bin
+    M = 2_000_000
+    counts, _ = np.histogram(k.sample(M, rng)[:, 0], e)
+    keep = mass > 0
+    assert counts[~keep].sum() == 0
+    assert chisquare(counts[keep], M * mass[keep] / mass[keep].sum()).pvalue > 1e-3
+    # the test can fail: uniform-within-cell draws (the cell averages) are rejected outright
+    flat = np.repeat(0.5 * (vals[1:] + vals[:-1]), 4)[keep]
+    assert chisquare(counts[keep], M * flat / flat.sum()).pvalue < 1e-6
 
 
 # --------------------------------------------------------------------------- bandwidth rules
@@ -266,6 +285,8 @@ def test_bad_input_is_refused():
         KDE(0.1, boundary="reflect").fit(X, rng)
     with pytest.raises(ValueError, match="bandwidth"):
         KDE("plugin").fit(X, rng)
+    with pytest.raises(ValueError, match="quadrature grid"):
+        KDE(0.5, order=4, boundary="none").fit(rng.normal(size=(50, 7)), rng)
     k = KDE(0.1, support=BOX2).fit(X, rng)
     with pytest.raises(ValueError, match="dimension"):
         k.pdf(np.zeros((3, 1)))

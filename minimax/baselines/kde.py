@@ -135,6 +135,14 @@ class KDE(Estimator):
                 f"boundary={self.boundary!r} is not allowed without a support: give support= "
                 "or use boundary='none'"
             )
+        grid_ok = 16**D <= self.max_grid_points
+        if not grid_ok and (order > 2 or boundary == "local" or self.evaluation == "grid"):
+            raise ValueError(
+                f"order={order!r}, boundary={boundary!r}, evaluation={self.evaluation!r} are not "
+                f"allowed in D={D}: they need a quadrature grid of 16^D > max_grid_points="
+                f"{self.max_grid_points} nodes; use order=2 with boundary 'none' or 'reflect'"
+            )
+        self._grid_ok = grid_ok
         self.X_ = X
         self.n_, self.dim_ = n, D
         self.order_ = order
@@ -275,7 +283,8 @@ class KDE(Estimator):
     def _raw(self, x: np.ndarray) -> np.ndarray:
         mode = self.evaluation
         if mode == "auto":
-            mode = "exact" if x.shape[0] * self.n_ <= _AUTO_PAIRS else "grid"
+            small = x.shape[0] * self.n_ <= _AUTO_PAIRS
+            mode = "exact" if small or not self._grid_ok else "grid"
         if mode == "exact":
             return self._raw_exact(x)
         nodes, values = self._grid()
@@ -373,7 +382,7 @@ class KDE(Estimator):
         return float(integrand)
 
     def _grid_error_bound(self) -> float:
-        if self.boundary_ == "local":
+        if self.boundary_ == "local" or not self._grid_ok:
             return math.nan
         box = self._grid_box()
         G = self._grid_sizes(box)
@@ -423,8 +432,9 @@ class KDE(Estimator):
 
         Order 2, ``none``: X_I + hε (rejected and redrawn outside the support: the truncated
         mixture). Order 2, ``reflect``: fold(X_I + hε) into the box, exactly f̂. Otherwise (not a
-        mixture): a grid cell is drawn with probability ∝ its trapezoid mass of f̂ on the
-        evaluation grid, then a uniform point in it; TV to f̂ is ≤ δ·sup‖∇f̂‖₁-scale, i.e. O(δ/h).
+        mixture): exact draws from the multilinear interpolant of f̂ on the evaluation grid (a
+        cell ∝ its trapezoid mass, then the interpolant within it), i.e. from ``pdf`` with
+        ``evaluation="grid"``; its sup distance to f̂ is the grid error, O((δ/h)²).
         """
         self._check_fitted()
         m = check_int("m", m, low=0)
@@ -461,10 +471,21 @@ class KDE(Estimator):
         idx = np.searchsorted(cdf, rng.random(m) * cdf[-1], side="right")
         idx = np.minimum(idx, cdf.size - 1)
         multi = np.unravel_index(idx, cell.shape)
+        # Within the cell, the multilinear interpolant Σ_c v_c Π_d (t_d or 1 − t_d) is a mixture
+        # of 2^D product densities of equal mass: pick corner c ∝ v_c, then t_d = √U (density
+        # 2t) where c_d = 1, else 1 − √U (density 2(1 − t)).
+        corners = np.empty((m, 1 << D))
+        for c in range(1 << D):
+            corners[:, c] = values[tuple(multi[d] + ((c >> d) & 1) for d in range(D))]
+        ccdf = np.cumsum(corners, axis=1)
+        pick = (ccdf < rng.random((m, 1)) * ccdf[:, -1:]).sum(axis=1)
+        pick = np.minimum(pick, (1 << D) - 1)
         out = np.empty((m, D))
         for d in range(D):
             delta = nodes[d][1] - nodes[d][0]
-            out[:, d] = nodes[d][multi[d]] + delta * rng.random(m)
+            root = np.sqrt(rng.random(m))
+            t = np.where((pick >> d) & 1, root, 1.0 - root)
+            out[:, d] = nodes[d][multi[d]] + delta * t
         return out
 
     def describe(self) -> dict:

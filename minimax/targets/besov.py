@@ -232,13 +232,18 @@ class BesovDensity(Target):
         return c
 
     def _max_amplitude(self, d_min: float, d_max: float, mean: float) -> float:
-        """Largest c0 with certified min of 1 + c0·P >= min_ratio · (1 + c0·mean P)."""
+        """Largest c0 with certified min of 1 + c0·P >= min_ratio · (1 + c0·mean P).
+
+        The band's coefficients are 0, so d_min <= 0 and the denominator is > 0 unless the
+        perturbation is identically zero.
+        """
         rho = self.min_ratio
         denom = rho * mean - d_min
-        if denom > 0:
-            return (1 - rho) / denom
-        # every coefficient is >= 0: bound the maximum symmetrically instead
-        return (1 - rho) / max(d_max - (2 - rho) * mean, 1e-300)
+        if denom <= 0:
+            raise ValueError(
+                f"J={self.J!r} is not allowed: no atom is active between j0={self.j0} and J"
+            )
+        return (1 - rho) / denom
 
     # ---- density -------------------------------------------------------------------------
     def _to_unit(self, x: np.ndarray) -> np.ndarray:

@@ -237,10 +237,23 @@ class KDE(Estimator):
     def _axis_factor(self, d, x, c, Xd, images):
         """Σ_images K_x((x − image)/h)/h for x (N, 1), coefficients c (N, 1, order), Xd (1, m)."""
         h = self.h_[d]
-        acc = 0.0
-        for sign, shift in images:
-            u = (x - (sign * Xd + shift)) / h
-            acc = acc + kernels.evaluate(c, u)
+        acc = kernels.evaluate(c, (x - Xd) / h)
+        if len(images) > 1:
+            a, b = self.support_[d]
+            reach = kernels.CUTOFF * h
+            row = Xd.shape[0] > 1  # (n, 1) pairs for the self term, else one row of data
+            for sign, shift in images:
+                if sign == 1.0 and shift == 0.0:
+                    continue
+                img = sign * Xd + shift
+                # only points within reach of a face have a mirror image that reaches the box
+                near = ((img >= a - reach) & (img <= b + reach)).ravel()
+                if not np.any(near):
+                    continue
+                if row:
+                    acc[near] += kernels.evaluate(c[near], (x[near] - img[near]) / h)
+                else:
+                    acc[:, near] += kernels.evaluate(c, (x - img[:, near]) / h)
         return acc / h
 
     def _raw_exact(self, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,130 @@
+"""Batched ensemble training: exact equivalence with separate trainings, stops, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from minimax.diffusion.processes import DDPMSchedule, OUProcess
+from minimax.diffusion.training import TrainConfig, train_ensemble
+
+torch.set_num_threads(1)
+PROC = DDPMSchedule().process()
+
+
+def _mixture(n, rng, D=1):
+    c = np.where(rng.random(n) < 0.4, -1.0, 1.5)
+    return c[:, None] + 0.4 * rng.standard_normal((n, D))
+
+
+def _cfg(**kw):
+    base = dict(width=32, depth=2, steps=120, batch_size=64, eval_every=40, block_steps=25,
+                device="cpu", warmup_steps=10)  # fmt: skip
+    return TrainConfig(**(base | kw))
+
+
+@pytest.mark.parametrize("loss", ["simple", "elbo", "continuous"])
+def test_ensemble_equals_separate_trainings_with_different_n(loss):
+    rng = np.random.default_rng(0)
+    Xs = [_mixture(n, rng) for n in (150, 60, 400)]
+    seeds = (11, 12, 13)
+    cfg = _cfg(loss=loss)
+    ens = train_ensemble(Xs, PROC, cfg, [np.random.default_rng(s) for s in seeds])
+    for e, (X, s) in enumerate(zip(Xs, seeds, strict=True)):
+        alone = train_ensemble([X], PROC, cfg, [np.random.default_rng(s)])
+        # identical random draws and arithmetic; only the batched vs single matmul kernels may
+        # round differently (float32 ulp ≈ 1e-7 of values ≈ 1, grown over 120 Adam steps)
+        np.testing.assert_allclose(ens.loss_history[e], alone.loss_history[0], rtol=2e-5, atol=2e-6)
+        torch.testing.assert_close(ens.network.flat[e], alone.network.flat[0], rtol=1e-4, atol=2e-5)
+        assert ens.members[e].n_train + ens.members[e].n_heldout == X.shape[0]
+        assert ens.members[e].heldout_loss == pytest.approx(alone.members[0].heldout_loss, rel=1e-4)
+    # different data and seeds give different models
+    assert not torch.allclose(ens.network.flat[0], ens.network.flat[1])
+
+
+def test_huge_learning_rate_is_reported_as_diverged_with_reason():
+    rng = np.random.default_rng(1)
+    fit = train_ensemble([_mixture(200, rng)] * 2, PROC, _cfg(lr=1e6, grad_clip=None),
+                         [np.random.default_rng(s) for s in (1, 2)])  # fmt: skip
+    for r in fit.members:
+        assert r.status == "diverged"
+        assert "step" in r.reason and ("exceeded" in r.reason or "non-finite" in r.reason)
+        assert r.steps < 120
+    assert torch.isfinite(fit.network.flat).all()  # the kept weights are never NaN
+
+
+def test_early_stop_freezes_a_member_and_leaves_the_others_unchanged():
+    rng = np.random.default_rng(2)
+    Xs = [_mixture(40, rng), _mixture(3000, rng)]
+    # a demanding improvement threshold (5% per evaluation) makes members stop at different steps
+    cfg = _cfg(steps=1000, eval_every=50, patience=2, min_improvement=0.05, width=64)
+    seeds = (3, 4)
+    fit = train_ensemble(Xs, PROC, cfg, [np.random.default_rng(s) for s in seeds])
+    stopped = [r for r in fit.members if r.status == "early_stopped"]
+    assert stopped and all(r.steps < 1000 and "held-out" in r.reason for r in stopped)
+    assert len({r.steps for r in fit.members}) == 2  # they stopped at different steps
+    for e, (X, s) in enumerate(zip(Xs, seeds, strict=True)):
+        r = fit.members[e]
+        assert np.isnan(fit.loss_history[e, r.steps :]).all()
+        assert np.isfinite(fit.loss_history[e, : r.steps]).all()
+        alone = train_ensemble([X], PROC, cfg, [np.random.default_rng(s)])
+        assert alone.members[0].steps == r.steps and alone.members[0].best_step == r.best_step
+        np.testing.assert_allclose(
+            fit.loss_history[e, : r.steps], alone.loss_history[0, : r.steps], rtol=1e-4, atol=1e-5
+        )
+
+
+def test_training_reduces_the_denoising_loss_below_the_trivial_predictor():
+    rng = np.random.default_rng(5)
+    X = _mixture(2000, rng)
+    fit = train_ensemble([X], PROC, _cfg(steps=600, lr=3e-3), [np.random.default_rng(6)])
+    hist = fit.loss_history[0]
+    # ε_θ ≡ 0 scores 1 (E‖ε‖²/D) and the untrained net is near it; minibatch losses of 64 points
+    # have sd ≈ 0.2 per step, so a 5-step mean has se ≈ 0.09 (0.7 is 3 se below 1) and a 50-step
+    # mean se ≈ 0.03 (a trained model scores ≈ 0.25 here, so 0.5 leaves > 5 se).
+    assert hist[:5].mean() > 0.7
+    assert hist[-50:].mean() < 0.5
+    assert fit.members[0].status == "completed"
+
+
+def test_box_standardisation_maps_the_box_to_unit_cube():
+    rng = np.random.default_rng(7)
+    X = rng.uniform([0.0, 2.0], [1.0, 6.0], size=(100, 2))
+    cfg = _cfg(steps=5, standardize="box", box=[[0.0, 1.0], [2.0, 6.0]])
+    fit = train_ensemble([X], PROC, cfg, [np.random.default_rng(8)])
+    u = fit.standardizer.to_model(torch.as_tensor(X)[None])[0].numpy()
+    assert u.min() >= -1 and u.max() <= 1
+    np.testing.assert_allclose(fit.standardizer.scale[0, 0].numpy(), [0.5, 2.0])
+
+
+def test_continuous_loss_on_ou_process_uses_its_time_range():
+    rng = np.random.default_rng(9)
+    fit = train_ensemble([_mixture(100, rng)], OUProcess(beta=1.0, t_end=3.0),
+                         _cfg(loss="continuous", t_min=1e-3), [np.random.default_rng(10)])  # fmt: skip
+    assert fit.extra["t_min"] == 1e-3 and fit.extra["t_end"] == 3.0
+    assert math.isfinite(fit.members[0].heldout_loss)
+
+
+@pytest.mark.parametrize(
+    "Xs,kw,match",
+    [
+        ([np.array([[0.0], [np.nan], [1.0]])], {}, "NaN"),
+        ([np.zeros((10, 1)), np.zeros((10, 2))], {}, "dimension"),
+        ([np.zeros((1, 1))], {}, "at least 2"),
+        ([np.zeros((10, 1))], {"loss": "l1"}, "loss='l1'"),
+        ([np.zeros((10, 1))], {"lr_schedule": "step"}, "lr_schedule='step'"),
+        ([np.zeros((10, 1))], {"standardize": "box"}, "box=None"),
+        ([np.zeros((10, 1))], {"lr": -1.0}, "lr=-1.0"),
+        ([np.zeros((10, 1))], {"t_min": 2.0}, "t_min=2.0"),
+    ],
+)
+def test_bad_input_raises_value_error(Xs, kw, match):
+    rngs = [np.random.default_rng(0) for _ in Xs]
+    with pytest.raises(ValueError, match=match):
+        train_ensemble(Xs, PROC, _cfg(**kw), rngs)
+
+
+def test_rngs_must_match_datasets():
+    with pytest.raises(ValueError, match="rngs"):
+        train_ensemble([np.zeros((5, 1))] * 2, PROC, _cfg(), [np.random.default_rng(0)])

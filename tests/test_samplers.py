@@ -91,9 +91,13 @@ def _predicted_moments(sampler, process, grid=None, schedule=None, variance="bet
         beta = float(process.beta(t))
         if sampler == "euler":  # x' = x + (½ β x + β s) h + sqrt(β h) z
             a, c, noise = 1 + 0.5 * beta * h + beta * h * k, beta * h * l, beta * h
-        elif sampler == "exponential":  # exact linear part: e^A x + 2(e^A - 1) s + ...
-            e_a = math.exp(0.5 * (process.beta_integral(t) - process.beta_integral(tp)))
-            a, c, noise = e_a + 2 * (e_a - 1) * k, 2 * (e_a - 1) * l, e_a * e_a - 1
+        elif sampler == "exponential":
+            # VP reverse SDE in y = x/m: dy = -(dρ/dt) s dt + sqrt(dρ/dt) dw̄, ρ = sigma²/m²;
+            # with eps = -sigma s frozen, ∫ dρ/sigma(ρ) · m = 2 (sqrt ρ - sqrt ρ')
+            m, s = process.marginal(float(t))
+            mp, sp = process.marginal(float(tp))
+            w = 2 * mp * (s / m - sp / mp) * s
+            a, c, noise = mp / m + w * k, w * l, mp * mp * ((s / m) ** 2 - (sp / mp) ** 2)
         else:  # heun on dx/dt = -½ β (x + s)
 
             def drift(tt):

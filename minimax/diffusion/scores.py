@@ -18,7 +18,7 @@ from minimax.targets.gaussian_mixture import GaussianMixture
 from minimax.validation import check_int, check_points
 
 #: default bound on the number of (query, training point) pairs held at once per score call
-DEFAULT_BLOCK_ENTRIES = 1 << 22
+DEFAULT_BLOCK_ENTRIES = 1 << 20
 
 
 def _check_process(process) -> Process:
@@ -63,8 +63,8 @@ class EmpiricalScore(ScoreSource):
 
     ``X`` is one training set (n, D) or a list of E sets (sizes may differ) for an ensemble.
     s(x) = (m Σ_i w_i x_i - x)/sigma², w = softmax_i(-|x - m x_i|²/(2 sigma²)) by logsumexp, in
-    float64, in blocks of queries so that at most ``block_entries`` (query, point) pairs per
-    member are held at once.
+    float64, in blocks of queries so that at most ``block_entries`` (member, query, point)
+    triples are held at once (a few arrays of that many float64 values).
     """
 
     def __init__(self, X, process: Process, *, block_entries: int = DEFAULT_BLOCK_ENTRIES):
@@ -104,7 +104,7 @@ class EmpiricalScore(ScoreSource):
         var = std**2
         if x.shape[0] != pts.shape[0]:  # one training set shared by every member
             pts, log_w, sq = (a.expand(x.shape[0], *a.shape[1:]) for a in (pts, log_w, sq))
-        rows = max(1, self.block_entries // pts.shape[1])
+        rows = max(1, self.block_entries // (pts.shape[0] * pts.shape[1]))
         out = torch.empty_like(x)
         for i in range(0, x.shape[1], rows):
             xb = x[:, i : i + rows]

@@ -129,12 +129,19 @@ class EnsembleMLP(torch.nn.Module):
         E = flat.shape[0]
         h = self.features(x, c)
         last = len(self.layers) - 1
+        inference = not torch.is_grad_enabled()
         for i, (fan_in, fan_out, w_at, b_at) in enumerate(self.layers):
             w = flat[:, w_at:b_at].view(E, fan_in, fan_out)
             b = flat[:, b_at : b_at + fan_out].view(E, 1, fan_out)
-            h = torch.baddbmm(b, h, w)
-            if i < last:
-                h = torch.nn.functional.silu(h)
+            if inference:  # in place: no copy of the broadcast bias, no second activation buffer
+                h = torch.bmm(h, w)
+                h += b
+                if i < last:
+                    torch.nn.functional.silu(h, inplace=True)
+            else:
+                h = torch.baddbmm(b, h, w)
+                if i < last:
+                    h = torch.nn.functional.silu(h)
         return h
 
     def parameter_count(self) -> int:

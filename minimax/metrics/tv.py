@@ -78,14 +78,14 @@ class _Partition:
         out_sep = np.zeros_like(outside) if self.out_pooled else outside
         return np.column_stack([counts[:, self.big], pooled + out_pool, out_sep])
 
-    def values(self, c: np.ndarray, M: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def values(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(plug-in, corrected) for rows of partition counts c (B, K_part + 1)."""
-        M = self.M if M is None else M
-        freq = c[:, :-1] / M
-        plug = np.abs(freq - self.p)
+        M = self.M
+        dev = c[:, :-1] / M - self.p
+        plug = np.abs(dev)
         sig = np.sqrt(self.p * (1 - self.p) / M)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            corr = np.where(self.corr, sig * h((freq - self.p) / np.where(sig > 0, sig, 1)), plug)
+        inv = np.where(self.corr, 1.0 / np.where(sig > 0, sig, 1.0), 0.0)
+        corr = np.where(self.corr, sig * h(dev * inv), plug)
         outside = c[:, -1] / M
         return 0.5 * (plug.sum(axis=1) + outside), 0.5 * (corr.sum(axis=1) + outside)
 
@@ -276,8 +276,11 @@ def tv(
             freq = c[:-1] / M
             drift = float(np.sum(np.sign(freq - part.p) * freq)) + c[-1] / M
             return math.sqrt(max(0.0, 1 - drift**2) / (4 * M))
-        boot = rng.multinomial(M, c / M, size=n_boot)
-        return float(np.std(part.values(boot)[1], ddof=1))
+        vals = []
+        for b0 in range(0, n_boot, 25):  # chunks keep the (resamples × cells) arrays small
+            boot = rng.multinomial(M, c / M, size=min(25, n_boot - b0))
+            vals.append(part.values(boot)[1])
+        return float(np.std(np.concatenate(vals), ddof=1))
 
     chosen, se = 0, math.nan
     if ok_levels:

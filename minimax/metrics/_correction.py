@@ -18,7 +18,10 @@ min_a max_μ |E h(μ+Z) − |μ|| on a grid μ ∈ [0, 8] (scipy's HiGHS, determ
 trades bias against variance; A = 0.5 gives worst-case bias 0.19σ with Var h ≤ 1.94σ²
 (``correction_stats`` computes both), better on both counts than the 0.24σ / 2.3σ² quoted in
 theory.md §9. h(u) → |u| as |u| grows (the bumps vanish), so cells where q̂ and q clearly
-differ are left unbiased.
+differ are left unbiased. Under the exact binomial law of a count (not the Gaussian model) the
+worst bias over μ ∈ [−4, 4] is 0.26σ at M·p = 10, 0.24σ at 20, 0.22σ at 50 and 0.20σ at 200
+(the plug-in's: 0.79-0.80σ); the bias at μ = 0 is +0.18-0.19σ, so on samples of q itself the
+corrected value sits near 0.24·B0.
 """
 
 from __future__ import annotations

@@ -235,7 +235,14 @@ def tv(
             )
         levels = list(range(1, keep[-1] + 1))
     else:
-        levels = sorted({check_int("levels", l, low=0, high=30) for l in levels})
+        try:
+            levels = sorted({check_int("levels", l, low=0, high=30) for l in levels})
+        except TypeError:
+            raise ValueError(
+                f"levels={levels!r} is not allowed: expected a list of integers"
+            ) from None
+        if not levels:
+            raise ValueError("levels=[] is not allowed: expected at least one level")
         if 2 ** (levels[-1] * D) > MAX_CELLS:
             raise ValueError(f"levels={levels!r} is not allowed: more than {MAX_CELLS} cells")
         masses = _level_masses(target, box, levels[-1])

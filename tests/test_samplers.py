@@ -267,6 +267,7 @@ def test_ensemble_members_share_the_shape_and_differ_in_noise():
         ({"sampler": "euler", "generator": 3}, "generator"),
         ({"sampler": "euler", "chunk_size": 0}, "chunk_size"),
         ({"sampler": "euler", "device": "tpu"}, "device"),
+        ({"sampler": "ancestral", "t_end": 0.5}, "t_end"),
     ],
 )
 def test_generate_bad_input(kw, param):

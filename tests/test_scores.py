@@ -94,10 +94,11 @@ def test_oracle_matches_the_exact_score_within_its_grid_error(gmm, grid, times):
     oracle, exact = OracleScore(gmm, p, grid=grid, box=box), ExactGMMScore(gmm, p)
     assert oracle.mass_outside_box < 1e-12
     h = 10.0 / grid
+    assert oracle.cell_width == h and not oracle.reliable(1e-5)
     rng = np.random.default_rng(5)
     for t in times:
         m, s = p.marginal(t)
-        assert s / m >= 2 * h  # the stated range of validity
+        assert s / m >= 2 * h and oracle.reliable(t)  # the stated range of validity
         x = torch.as_tensor(gmm.marginal(m, s).sample(1000, rng))[None]
         err = (oracle(x, t) - exact(x, t)).norm(dim=-1)
         stated = oracle.grid_error(x, t)

@@ -301,8 +301,9 @@ def generate(
     The continuous samplers run on ``time_grid(process, steps, t_min, t_end, spacing)`` from the
     prior down to t_min, then (``denoise``) apply Tweedie x_0 = (x + sigma² s)/m at t_min.
 
-    Memory: the state of one chunk is E·chunk·D float64 values; the samplers keep at most 9 such
-    arrays alive (Dormand-Prince stages), plus whatever one score call needs for E·chunk points.
+    Memory: the state of one chunk is E·chunk·D float64 values; the samplers keep at most about
+    a dozen such arrays alive (the Dormand-Prince stages), plus what one score call needs for
+    E·chunk points (EmpiricalScore: bounded by its ``block_entries``).
     ``chunk_size`` (default: about 2^22 / (E·D) samples) is rounded up to a multiple of
     NOISE_BLOCK. Results do not depend on it, except for "adaptive", whose step sizes are shared by
     a chunk (differences stay within its tolerances).
@@ -323,6 +324,11 @@ def generate(
     process = score.process
 
     if sampler == "ancestral":
+        if t_end is not None:
+            raise ValueError(
+                f"t_end={t_end!r} is not allowed: the ancestral sampler starts at the schedule's "
+                "last step; use steps/t_min or a continuous sampler"
+            )
         sched = _ancestral_schedule(score, schedule, steps, t_min)
         grid = None
         info = {"steps": sched.T, "t_min": float(sched.times[0]), "t_end": float(sched.times[-1])}

@@ -5,8 +5,8 @@ over m. Time grids come from :func:`time_grid`, shared with training (design.md:
 time t_min = T̲ and one grid). All states are float64.
 
 Random streams (after EDM, Karras et al. 2022): the samples are cut into fixed blocks of
-``NOISE_BLOCK`` indices, each with its own torch.Generator seeded from (a draw of the passed
-generator, block index). Every draw (prior, then per-step noise) of sample j comes from its
+``noise_block(device)`` indices, each with its own torch.Generator seeded from (a draw of the
+passed generator, block index). Every draw (prior, then per-step noise) of sample j comes from its
 block's stream in a fixed order, so results do not depend on ``chunk_size`` (chunks hold whole
 blocks) and the first m samples of a larger run equal a run of m.
 """
@@ -26,8 +26,18 @@ from minimax.validation import check_choice, check_int, check_real
 SAMPLERS = ("ancestral", "euler", "exponential", "heun", "adaptive")
 SPACINGS = ("uniform", "log", "quadratic", "snr")
 VARIANCES = ("beta", "beta_tilde")
-#: samples per random stream; fixed so that results do not depend on the chunk size
+#: samples per random stream on the CPU; fixed so that results do not depend on the chunk size
 NOISE_BLOCK = 1024
+#: the same on CUDA devices, where a kernel launch per small block would dominate (CUDA streams
+#: differ from CPU streams anyway, so the two never had to agree)
+CUDA_NOISE_BLOCK = 1 << 16
+
+
+def noise_block(device) -> int:
+    """Samples per random stream on ``device``."""
+    return NOISE_BLOCK if str(device) == "cpu" else CUDA_NOISE_BLOCK
+
+
 #: default number of state entries E·chunk·D per chunk (about 32 MiB of float64 per state copy)
 DEFAULT_CHUNK_ENTRIES = 1 << 22
 DEFAULT_T_MIN = 1e-3
@@ -80,12 +90,13 @@ class _Streams:
 
     def __init__(self, base_seed: int, start: int, stop: int, shape_tail, device):
         self.gens, self.takes = [], []
-        for b in range(start // NOISE_BLOCK, (stop - 1) // NOISE_BLOCK + 1):
+        self.block = block = noise_block(device)
+        for b in range(start // block, (stop - 1) // block + 1):
             ss = np.random.SeedSequence(base_seed, spawn_key=(b,))
             g = torch.Generator(device=device)
             g.manual_seed(int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1)))
-            lo = max(start, b * NOISE_BLOCK) - b * NOISE_BLOCK
-            hi = min(stop, (b + 1) * NOISE_BLOCK) - b * NOISE_BLOCK
+            lo = max(start, b * block) - b * block
+            hi = min(stop, (b + 1) * block) - b * block
             self.gens.append(g)
             self.takes.append((lo, hi))
         self.e, self.d = shape_tail
@@ -95,7 +106,7 @@ class _Streams:
         """Standard normals of shape (E, stop - start, D), float64."""
         parts = [
             torch.randn(
-                (self.e, NOISE_BLOCK, self.d), generator=g, device=self.device, dtype=torch.float64
+                (self.e, self.block, self.d), generator=g, device=self.device, dtype=torch.float64
             )[:, lo:hi]  # fmt: skip
             for g, (lo, hi) in zip(self.gens, self.takes, strict=True)
         ]
@@ -104,7 +115,7 @@ class _Streams:
     def prior(self, process: Process) -> torch.Tensor:
         """Prior draws of shape (E, stop - start, D), block by block like the noise."""
         parts = [
-            process.prior_sample((self.e, NOISE_BLOCK, self.d), g, device=self.device)[:, lo:hi]
+            process.prior_sample((self.e, self.block, self.d), g, device=self.device)[:, lo:hi]
             for g, (lo, hi) in zip(self.gens, self.takes, strict=True)
         ]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
@@ -305,8 +316,8 @@ def generate(
     a dozen such arrays alive (the Dormand-Prince stages), plus what one score call needs for
     E·chunk points (EmpiricalScore: bounded by its ``block_entries``).
     ``chunk_size`` (default: about 2^22 / (E·D) samples) is rounded up to a multiple of
-    NOISE_BLOCK. Results do not depend on it, except for "adaptive", whose step sizes are shared by
-    a chunk (differences stay within its tolerances).
+    ``noise_block(device)`` (1024 on the CPU). Results do not depend on it, except for
+    "adaptive", whose step sizes are shared by a chunk (differences stay within its tolerances).
     """
     if not isinstance(score, ScoreSource):
         raise ValueError(f"score={score!r} is not allowed: expected a ScoreSource")
@@ -341,7 +352,8 @@ def generate(
     if chunk_size is None:
         chunk_size = max(1, DEFAULT_CHUNK_ENTRIES // (ens * dim))
     chunk_size = check_int("chunk_size", chunk_size, low=1)
-    chunk_size = -(-chunk_size // NOISE_BLOCK) * NOISE_BLOCK
+    block = noise_block(device)
+    chunk_size = -(-chunk_size // block) * block
     base_seed = int(
         torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item()
     )

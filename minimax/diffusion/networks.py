@@ -175,10 +175,10 @@ class Standardizer:
         self.scale = scale
 
     def to_model(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.shift) / self.scale
+        return (x - self.shift.to(x.device)) / self.scale.to(x.device)
 
     def from_model(self, u: torch.Tensor) -> torch.Tensor:
-        return u * self.scale + self.shift
+        return u * self.scale.to(u.device) + self.shift.to(u.device)
 
     def select(self, index: Sequence[int]) -> Standardizer:
         return Standardizer(self.shift[list(index)], self.scale[list(index)])
@@ -226,4 +226,4 @@ class NetworkScore(ScoreSource):
     def score_data(self, x: torch.Tensor, t) -> torch.Tensor:
         """The score in data coordinates: s_u((x - shift)/scale, t) / scale."""
         u = self.standardizer.to_model(x)
-        return self.score(u, t) / self.standardizer.scale
+        return self.score(u, t) / self.standardizer.scale.to(x.device)

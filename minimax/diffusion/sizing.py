@@ -27,7 +27,8 @@ by the user. Rules (``SIZING_RULES``):
 Measured on this project's 2-core CPU (one thread, torch 2.13): an ensemble of 5 members, width
 64, depth 3, batch 256 trains at ≈ 270 steps/s (≈ 1,300 model-steps/s); width 128 at ≈ 100
 steps/s. The theory rule at n = 1000 (D = 1, s = 1: width 64, 2000 steps) thus trains 5 replicates
-in ≈ 8 s, and at n = 32,000 (width ≈ 100, ≈ 11,000 steps) in ≈ 1.5 min.
+in ≈ 8 s, and at n = 32,000 (width 114, ≈ 11,300 steps at ≈ 120 steps/s) in ≈ 1.5 min unless
+the held-out stop ends it sooner.
 """
 
 from __future__ import annotations

@@ -122,7 +122,8 @@ class OUProcess(_VarPreserving):
 
     m(t) = exp(-∫_0^t beta), sigma² = 1 - m² (theory.md §2). ``beta`` is a positive number or a
     callable beta(t) (numpy, vectorised), given together with its integral ``beta_integral(t)``.
-    In VP terms this is the VP SDE with beta_vp = 2 beta.
+    In VP terms this is the VP SDE with beta_vp = 2 beta. The default t_end = 8 leaves
+    m(t_end) = e^-8 ≈ 3e-4 for beta = 1 (theory.md §2 takes T̄ ∝ log n).
     """
 
     name = "ou"
@@ -237,6 +238,9 @@ class DDPMSchedule:
 
     schedule "linear": β linear from beta_min to beta_max (Ho et al.); "cosine": Nichol & Dhariwal
     2021, ᾱ(k) = f(k)/f(0), f(k) = cos²((k/T + 0.008)/1.008 · π/2), β clipped at 0.999.
+    The linear β are per-step values, not rescaled with T: the defaults give ᾱ_T = 4e-5 at
+    T = 1000, but e.g. ᾱ_T = 0.37 at T = 100, whose prior N(0, I) is then far off; for T ≠ 1000
+    pass beta_min = 0.1/T, beta_max = 20/T (the VP SDE's discretisation, theory.md §4).
     """
 
     def __init__(self, T: int = 1000, schedule: str = "linear", beta_min: float = 1e-4,

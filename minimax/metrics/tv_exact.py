@@ -128,8 +128,8 @@ def tv_exact(
       erratically on where the sign change falls between the nodes, hence two rounds and the
       factor 2) and (b) Σ over the mixed cells left of |GL − vertex-trapezoid| of (q − p̂)_+
       (a second rule that sees sign changes in the sliver between the last Gauss node and
-      the cell's edge, which the changes in (a) cannot).
-      Refinement stops when either is ≤ tol/2.
+      the cell's edge, which the changes in (a) cannot); with no refinement round (b) alone.
+      Refinement stops when the bracket is ≤ tol/2, or the estimate is after ≥ 2 rounds.
     * ``quadrature`` = Σ_cells |GL(q) − Q(cell)| on the base grid (q's exact cell masses measure
       the rule's error directly) + Σ_cells |GL(p̂)_L − GL(p̂)_{L−1}| (change of p̂'s mass per
       cell of level L−1 between the last two base levels): an estimate for the smooth parts;
@@ -188,7 +188,9 @@ def tv_exact(
     cq, cp, cpos = base["mass"][mixed], base["p"][mixed], base["pos_part"][mixed]
     cvert = base["pos_vertex"][mixed]
     offsets = np.indices((2,) * D).reshape(D, -1).T.astype(np.float64)
-    rounds, refine_curve, change, estimate = 0, [], math.inf, math.inf
+    rounds, refine_curve, changes = 0, [], []
+    # (b) of the docstring on the cells still mixed; before any refinement it is all we have
+    estimate = float(np.abs(cpos - cvert).sum())
     while corners.shape[0] and rounds < max_rounds:
         bracket = float(np.minimum(cq, cp).sum())
         refine_curve.append(
@@ -196,12 +198,12 @@ def tv_exact(
                 "round": rounds,
                 "mixed_cells": int(corners.shape[0]),
                 "bracket": bracket,
-                "change": change,
                 "estimate": estimate,
             }
         )
         n_next = corners.shape[0] * 2**D * (order**D + 2**D)
-        if bracket <= tol / 2 or estimate <= tol / 2 or n_next > max_points:
+        converged = len(changes) >= 2 and estimate <= tol / 2
+        if bracket <= tol / 2 or converged or n_next > max_points:
             break
         n_par = corners.shape[0]
         parent = _clipped(cq, cp, cpos)
@@ -212,14 +214,13 @@ def tv_exact(
         settled = np.where(res["sign"] > 0, res["q"] - res["p"], 0.0)
         value += float(settled.sum())
         child = settled + np.where(keep, _clipped(res["q"], res["p"], res["pos_part"]), 0.0)
-        last, change = change, float(np.abs(child.reshape(n_par, -1).sum(axis=1) - parent).sum())
-        # the kink error per cell is C·h² with C depending erratically on where the kink falls
-        # between nodes, so one small change can be luck: trust two in a row, with a factor 2
-        estimate = 2 * max(change, last)
+        changes.append(float(np.abs(child.reshape(n_par, -1).sum(axis=1) - parent).sum()))
         corners, cq, cp, cpos = corners[keep], res["q"][keep], res["p"][keep], res["pos_part"][keep]
         cvert = res["pos_vertex"][keep]
         rounds += 1
-        estimate = max(estimate, float(np.abs(cpos - cvert).sum()))
+        # the kink error per cell is C·h² with C depending erratically on where the kink falls
+        # between nodes, so one small change can be luck: two in a row, with a factor 2
+        estimate = max(float(np.abs(cpos - cvert).sum()), 2 * max(changes[-2:]))
     value += float(np.sum(_clipped(cq, cp, cpos)))
     bracket = float(np.minimum(cq, cp).sum())
     refine = min(bracket, estimate)

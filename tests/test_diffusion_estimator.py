@@ -124,6 +124,11 @@ def test_other_processes_losses_and_samplers_run():
     est2 = _quick(loss="elbo", variance="beta_tilde", box=[[-4.0, 4.0]])
     Y2 = est2.fit(X, np.random.default_rng(12)).sample(256, np.random.default_rng(13))
     assert np.isfinite(Y2).all() and est2.describe()["standardize"] == "box"
+    # a target's unbounded support (a Gaussian mixture) means moment standardisation
+    est3 = _quick(box=Q.support).fit(X, np.random.default_rng(14))
+    assert est3.describe()["standardize"] == "moments"
+    # (the sd of the 270 training points; the 30 held out move it by a few %)
+    np.testing.assert_allclose(est3.standardizer_.scale[0, 0].numpy(), [X.std()], rtol=0.1)
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,11 @@ def test_box_standardisation_maps_the_box_to_unit_cube():
     u = fit.standardizer.to_model(torch.as_tensor(X)[None])[0].numpy()
     assert u.min() >= -1 and u.max() <= 1
     np.testing.assert_allclose(fit.standardizer.scale[0, 0].numpy(), [0.5, 2.0])
+    # an unbounded axis falls back to the training data's moments
+    cfg = _cfg(steps=5, standardize="box", box=[[0.0, 1.0], [-np.inf, np.inf]], heldout_fraction=0)
+    fit = train_ensemble([X], PROC, cfg, [np.random.default_rng(8)])
+    np.testing.assert_allclose(fit.standardizer.scale[0, 0].numpy(), [0.5, X[:, 1].std()])
+    np.testing.assert_allclose(fit.standardizer.shift[0, 0].numpy(), [0.5, X[:, 1].mean()])
 
 
 def test_continuous_loss_on_ou_process_uses_its_time_range():

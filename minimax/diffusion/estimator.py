@@ -25,7 +25,7 @@ from minimax.diffusion.networks import NetworkScore, Standardizer
 from minimax.diffusion.processes import PROCESSES, make_process
 from minimax.diffusion.samplers import SAMPLERS, SPACINGS, VARIANCES, generate
 from minimax.diffusion.sizing import SIZING_RULES, size
-from minimax.diffusion.training import TrainConfig, train_ensemble
+from minimax.diffusion.training import TrainConfig, standardization, train_ensemble
 from minimax.estimator import Estimator
 from minimax.runtime import resolve_device, torch_generator
 from minimax.targets.base import Target
@@ -37,23 +37,29 @@ class TrainingDiverged(RuntimeError):
 
 
 def _check_box(box, dim: int):
+    """The box as a (D, 2) array, or None when absent or unbounded on every axis."""
     if box is None:
         return None
     arr = np.asarray(box, dtype=np.float64)
-    if arr.shape != (dim, 2) or not np.all(np.isfinite(arr)) or not np.all(arr[:, 1] > arr[:, 0]):
+    if arr.shape != (dim, 2) or np.isnan(arr).any() or not np.all(arr[:, 1] > arr[:, 0]):
         raise ValueError(
-            f"box={box!r} is not allowed: expected a ({dim}, 2) array of finite [low, high] rows"
+            f"box={box!r} is not allowed: expected a ({dim}, 2) array of [low, high] rows "
+            "(±inf for an unbounded axis)"
         )
-    return arr
+    return arr if np.isfinite(arr).all(axis=1).any() else None
+
+
+def _standardize_name(box) -> str:
+    """ "box" (every axis bounded), "box+moments" (some) or "moments" (none, or no box)."""
+    if box is None:
+        return "moments"
+    bounded = np.isfinite(np.asarray(box, dtype=np.float64)).all(axis=-1)
+    return "box" if bounded.all() else "box+moments" if bounded.any() else "moments"
 
 
 def _standardizer(X: np.ndarray, box) -> Standardizer:
     """The one-member data transform used by the controls (the same rule as training.py)."""
-    if box is not None:
-        shift, scale = box.mean(axis=1), (box[:, 1] - box[:, 0]) / 2
-    else:
-        shift, scale = X.mean(axis=0), X.std(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
+    shift, scale = standardization(X, box)
     as_t = lambda a: torch.as_tensor(np.asarray(a)[None, None, :], dtype=torch.float64)  # noqa: E731
     return Standardizer(as_t(shift), as_t(scale))
 
@@ -101,8 +107,9 @@ class DiffusionEstimator(Estimator):
         samplers), ``denoise`` (final Tweedie step).
       training: x_finest_scale, x_frequencies, lr_schedule, warmup_steps, ema_decay, grad_clip,
         heldout_fraction, eval_every, patience (see training.TrainConfig).
-      box: a (D, 2) support box; when given, data are standardised by mapping it to [-1, 1]^D
-        (else per-axis moments).
+      box: a (D, 2) support box (e.g. the target's ``support``); its bounded axes are mapped to
+        [-1, 1] (the setting of Oko et al.), unbounded ones (±inf) and all axes when None are
+        standardised by the training data's moments.
       device: "auto" (CUDA when present), "cpu" or "cuda[:k]"; chunk_size: samples per sampler
         chunk (memory bound, see samplers.generate).
     """
@@ -279,7 +286,7 @@ class DiffusionEstimator(Estimator):
             "heldout_fraction": self.heldout_fraction, "patience": self.patience,
             "eval_every": self.eval_every, "warmup_steps": self.warmup_steps,
             "grad_clip": self.grad_clip,
-            "standardize": "moments" if self.box is None else "box",
+            "standardize": _standardize_name(self.box),
         }  # fmt: skip
         d.update({f"process_{k}": v for k, v in (self.process_options or {}).items()})
         if hasattr(self, "network_"):
@@ -343,7 +350,7 @@ class _ControlBase(Estimator):
     def _describe_common(self) -> dict:
         d = {"estimator": self.name, "process": self.process, "sampler": self.sampler,
              "variance": self.variance, "spacing": self.spacing, "s": self.s,
-             "standardize": "moments" if self.box is None else "box"}  # fmt: skip
+             "standardize": _standardize_name(self.box)}  # fmt: skip
         if hasattr(self, "t_min_"):
             d.update(n=self.n_, D=self.dim_, t_min=self.t_min_, t_end=self.t_end_,
                      sample_steps=self.sample_steps_, device=self.device_)  # fmt: skip

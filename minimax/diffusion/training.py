@@ -51,8 +51,8 @@ class TrainConfig:
     whose held-out loss has not improved by a relative ``min_improvement`` for ``patience``
     evaluations stops. Divergence: a non-finite loss or gradient, or a loss above
     ``divergence_factor`` × the member's first loss. ``standardize``: "moments" (per-axis mean
-    and sd of the member's training data → 0 and 1), "box" (the box ``box`` (D, 2) → [-1, 1]^D,
-    the setting of Oko et al.), or "none".
+    and sd of the member's training data → 0 and 1), "box" (each bounded axis of ``box`` (D, 2)
+    → [-1, 1], the setting of Oko et al.; unbounded axes by moments), or "none".
     """
 
     width: int = 128
@@ -115,10 +115,8 @@ class TrainConfig:
             if box is None or box.shape != (dim, 2) or not np.all(box[:, 1] > box[:, 0]):
                 raise ValueError(
                     f"box={self.box!r} is not allowed: standardize='box' needs a ({dim}, 2) array "
-                    "of finite [low, high] rows with low < high"
+                    "of [low, high] rows with low < high (±inf for an unbounded axis)"
                 )
-            if not np.all(np.isfinite(box)):
-                raise ValueError(f"box={self.box!r} is not allowed: expected finite bounds")
         resolve_device(self.device)
         return self
 
@@ -242,6 +240,20 @@ def adam_step(p, grad, m1, m2, k, active, lr, b1: float, b2: float, eps: float) 
     p.addcdiv_(m1 * step_size, denom, value=-1.0)
 
 
+def standardization(X: np.ndarray, box=None) -> tuple[np.ndarray, np.ndarray]:
+    """(shift, scale) per axis: a bounded axis of ``box`` maps [low, high] → [-1, 1] (the setting
+    of Oko et al.); any other axis maps the data's mean and sd to 0 and 1."""
+    shift, scale = X.mean(axis=0), X.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    if box is not None:
+        box = np.asarray(box, dtype=np.float64)
+        bounded = np.isfinite(box).all(axis=1)
+        finite = np.where(np.isfinite(box), box, 0.0)
+        shift = np.where(bounded, finite.mean(axis=1), shift)
+        scale = np.where(bounded, (finite[:, 1] - finite[:, 0]) / 2, scale)
+    return shift, scale
+
+
 def _pad(arrays: list[np.ndarray], device) -> torch.Tensor:
     n_max = max(a.shape[0] for a in arrays)
     out = np.zeros((len(arrays), n_max, arrays[0].shape[1]), dtype=np.float32)
@@ -291,14 +303,10 @@ def train_ensemble(Xs, process: Process, config: TrainConfig, rngs) -> EnsembleF
         )
         perm = rng.permutation(n)
         tr, ho = X[perm[n_ho:]], X[perm[:n_ho]]
-        if cfg.standardize == "moments":
-            shift, scale = tr.mean(axis=0), tr.std(axis=0)
-            scale = np.where(scale > 0, scale, 1.0)
-        elif cfg.standardize == "box":
-            box = np.asarray(cfg.box, dtype=np.float64)
-            shift, scale = box.mean(axis=1), (box[:, 1] - box[:, 0]) / 2
-        else:
+        if cfg.standardize == "none":
             shift, scale = np.zeros(D), np.ones(D)
+        else:
+            shift, scale = standardization(tr, cfg.box if cfg.standardize == "box" else None)
         train_sets.append((tr - shift) / scale)
         held_sets.append((ho - shift) / scale)
         shifts.append(shift)

@@ -83,12 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     t = rate.add_argument_group("the target")
     t.add_argument("--D", type=int, default=2, help="dimension of the cube [-1,1]^D")
     t.add_argument("--s", type=float, default=1.5, help="Besov smoothness s > 0")
-    t.add_argument("--p", type=float, default=2.0, help="Besov integrability p >= 1")
+    t.add_argument("--p", type=float, default=2.0, help="Besov integrability p > 0")
     t.add_argument(
         "--boundary",
         choices=BOUNDARIES,
         default="band",
-        help="band: density constant near the edge (Oko et al.); jump: Besov signal up to the edge",
+        help="band: constant near the edge, jump to 0 outside (Oko et al.); smooth: vanishes smoothly",
     )
     t.add_argument("--target", default="besov", help="target kind (see `list`)")
     t.add_argument("--target-seed", type=int, default=0, help="seed of the target's random signs")
@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="EST.KEY=VALUE",
-        help="override an estimator's hyperparameter, e.g. --set ddpm.lr=1e-3 (repeatable)",
+        help="override an estimator's hyperparameter, e.g. --set ddpm.lr=1e-3 "
+        "(repeatable; default: none)",
     )
     d.add_argument(
         "--seed", type=int, default=0, help="study seed (every cell seed derives from it)"
@@ -263,6 +264,10 @@ def _prepare(specs, args):
         quiet=args.quiet,
     )
     out = _check_out(Path(args.out) if args.out else Path("results") / specs[0].name)
+    from minimax.study.worker import build_target
+
+    for spec in specs:  # the target's own checks (e.g. s > D(1/p - 1/2)_+) fail here, not in a cell
+        build_target(spec.target, max(spec.n))
     return config, out
 
 
@@ -310,7 +315,7 @@ def _list() -> int:
 def _samplers() -> tuple[str, ...]:
     try:
         from minimax.diffusion import SAMPLERS
-    except ImportError:
+    except (ImportError, AttributeError):
         return ("default",)
     return ("default", *tuple(SAMPLERS))
 

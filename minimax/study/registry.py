@@ -54,6 +54,49 @@ def _best_gaussian(target, spec, n, options):
     return BestGaussian(**options)
 
 
+def _diffusion_common(spec, options) -> dict:
+    kw = {"s": spec.target.s, "device": spec.device}
+    if spec.sampler != "default":
+        kw["sampler"] = spec.sampler
+    kw.update(options)
+    return kw
+
+
+def _ddpm(target, spec, n, options):
+    from minimax.diffusion import DiffusionEstimator
+
+    kw = {"process": "ddpm", "sizing": spec.sizing, "box": target.support}
+    kw.update(_diffusion_common(spec, options))
+    return DiffusionEstimator(**kw)
+
+
+def _ddpm_fixed_tmin(target, spec, n, options):
+    """DDPM whose early-stop time T̲ stays at the theory rule's value for the smallest n."""
+    from minimax.diffusion import make_process, size
+
+    est = _ddpm(target, spec, n, options)
+    if "t_min" not in options:
+        process = make_process(est.process, **(est.process_options or {}))
+        est.t_min = size("theory", min(spec.n), spec.target.D, process, s=spec.target.s).t_min
+    return est
+
+
+def _empirical(target, spec, n, options):
+    from minimax.diffusion import EmpiricalScoreDiffusion
+
+    kw = {"process": "ddpm", "box": target.support}
+    kw.update(_diffusion_common(spec, options))
+    return EmpiricalScoreDiffusion(**kw)
+
+
+def _oracle(target, spec, n, options):
+    from minimax.diffusion import OracleScoreDiffusion
+
+    kw = {"process": "ddpm", "sizing": spec.sizing, "box": target.support}
+    kw.update(_diffusion_common(spec, options))
+    return OracleScoreDiffusion(target, **kw)
+
+
 ESTIMATORS: dict[str, EstimatorEntry] = {
     e.name: e
     for e in (
@@ -71,6 +114,36 @@ ESTIMATORS: dict[str, EstimatorEntry] = {
             "trivial",
             "the maximum-likelihood Gaussian (training mean and covariance)",
             _best_gaussian,
+        ),
+        EstimatorEntry(
+            "ddpm",
+            "diffusion",
+            "DDPM (ε-MLP, batched ensemble of the replicates), sized by --sizing",
+            _ddpm,
+            ensemble=True,
+            uses_torch=True,
+        ),
+        EstimatorEntry(
+            "ddpm-fixed-tmin",
+            "negative control",
+            "DDPM with T̲ frozen at its smallest-n value: a blur floor that must flatten the rate",
+            _ddpm_fixed_tmin,
+            ensemble=True,
+            uses_torch=True,
+        ),
+        EstimatorEntry(
+            "empirical-score",
+            "control",
+            "the empirical (training-set) score through the diffusion sampler: a Gaussian KDE",
+            _empirical,
+            uses_torch=True,
+        ),
+        EstimatorEntry(
+            "oracle-score",
+            "control",
+            "the true score through the same sampler: the sampler's own error (D <= 2)",
+            _oracle,
+            uses_torch=True,
         ),
     )
 }

@@ -120,11 +120,13 @@ def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, s
             ax.errorbar(
                 pts["n"], pts["mean"], yerr=yerr, fmt="o", ms=2.5, color=c, capsize=1.5, label=label
             )
+            trivial = rows["role"].eq("trivial").all() if len(rows) else False
             if fit.measured:
                 grid = np.geomspace(fit.n_min, fit.n_max, 50)
                 line, lo, hi = fit.band(grid)
                 ax.plot(grid, line, color=c, lw=0.9)
                 ax.fill_between(grid, lo, hi, color=c, alpha=0.15, lw=0)
+            if fit.measured and not trivial and math.isfinite(fit.theory):
                 used = fit.points[fit.points["used"]]
                 x0 = float(np.mean(np.log(used["n"])))
                 y0 = float(np.mean(used["mean_log"]))
@@ -140,11 +142,18 @@ def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, s
                 ax.plot(floor["n"], floor["floor"], color=c, ls="--", lw=0.6, alpha=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        sizes = np.unique(df["n"].to_numpy())
+        if len(sizes) <= 10:  # label the design's n, not matplotlib's mantissas
+            from matplotlib.ticker import FixedLocator, NullFormatter
+
+            ax.xaxis.set_major_locator(FixedLocator(sizes))
+            ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:g}")
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("n (training samples)")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         theory = next((f.theory for f in fits if math.isfinite(f.theory)), math.nan)
-        sub = f"; dotted: theory slope {theory:.3f}" if math.isfinite(theory) else ""
-        ax.set_title(f"{title}\nfit ± 95% band; dashed: noise floor{sub}")
+        sub = f" · dotted: theory {theory:.3f}" if math.isfinite(theory) else ""
+        ax.set_title(f"{title}\nfit ± 95% band{sub} · dashed: floor", fontsize=6)
         ax.legend(loc="best", frameon=False)
         files = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
         stem.parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +165,21 @@ def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, s
     return files
 
 
+def mean_table(df: pd.DataFrame, metric: str) -> str:
+    """mean ± se per (estimator, n) of a metric with no rate (e.g. the mass outside the box);
+    estimators whose values are all zero are left out."""
+    sel = df[(df["metric"] == metric) & (df["status"] == "ok")]
+    lines = [f"{'estimator':<16}{'n':>8}  mean ± se"]
+    for est, g in sel.groupby("estimator", sort=False):
+        if not np.any(g["value"].to_numpy(float) != 0):
+            continue
+        for n, h in g.groupby("n"):
+            v = h["value"].to_numpy(float)
+            se = v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else math.nan
+            lines.append(f"{est:<16}{int(n):>8}  {v.mean():.4g} ± {se:.2g}")
+    return "\n".join(lines) if len(lines) > 1 else "(zero for every estimator)"
+
+
 def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True) -> Report:
     """Fits, printed tables and (when ``out`` is given) figures, fits.csv and summary.txt."""
     blocks, all_fits, files = [], [], []
@@ -163,6 +187,9 @@ def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True
         adf = df[df["arm"] == arm]
         s, D = float(adf["s"].iloc[0]), int(adf["D"].iloc[0])
         for metric in report_metrics(adf):
+            if metric in DERIVED_METRICS:
+                blocks += [f"== {arm} · {metric}", mean_table(adf, metric), ""]
+                continue
             fits = fit_rates(adf, metric)
             if not fits:
                 continue
@@ -172,9 +199,8 @@ def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True
             if math.isfinite(theory):
                 head += f" · theory exponent {THEORY_LABELS.get(metric, '')} = {theory:.3f}"
                 head += f" (s={s:g}, D={D})"
-            blocks += [head, points_table(fits), "", fits_table(fits)]
-            detail = [f.summary() for f in fits if len(f.excluded) or f.measured]
-            blocks += ["", *detail, ""]
+            blocks += [head, points_table(fits), "", fits_table(fits), ""]
+            blocks += [f.summary() for f in fits if len(f.excluded) or f.measured] + [""]
             if out is not None and figures:
                 stem = Path(out) / "figures" / f"rate_{slug(arm)}_{metric}"
                 files += plot_rates(fits, adf[adf["metric"] == metric], metric, arm, stem)

@@ -53,7 +53,7 @@ class RunConfig:
 @dataclass
 class RunSummary:
     table: pd.DataFrame
-    total_cells: int
+    total_cells: int  # cells of all specs (a cell shared by two arms counts twice)
     computed_cells: int
     cached_cells: int
     failed_cells: int
@@ -65,12 +65,14 @@ def pending_units(specs: list[StudySpec], out: Path) -> tuple[list[WorkUnit], in
     """The units still to compute and the number of cells they hold."""
     done = store.finished_cells(out)
     todo: list[WorkUnit] = []
+    planned: set[str] = set()  # arms of a sweep may share cells (e.g. controls of an ablation)
     for spec in specs:
         for unit in spec.units():
             cells = unit.cells()
             missing = tuple(c.replicate for c in cells if c.cell_id not in done)
-            if not missing:
+            if not missing or all(c.cell_id in planned for c in cells):
                 continue
+            planned.update(c.cell_id for c in cells)
             if ESTIMATORS[unit.estimator].ensemble or len(missing) == len(cells):
                 todo.append(unit)
             else:
@@ -99,8 +101,7 @@ def run_study(specs: list[StudySpec], out, config: RunConfig = RunConfig()) -> R
                     computed += 1
                     failed += res.status != "ok"
                 progress.update(len(results))
-    ids = [c.cell_id for c in all_cells]
-    table = store.sort_table(store.read_cells(out, ids))
+    table = store.sort_table(pd.concat([_spec_rows(spec, out) for spec in specs]))
     paths = store.write_table(out, table)
     return RunSummary(
         table=table,
@@ -111,6 +112,14 @@ def run_study(specs: list[StudySpec], out, config: RunConfig = RunConfig()) -> R
         seconds=time.perf_counter() - t0,
         paths=paths,
     )
+
+
+def _spec_rows(spec: StudySpec, out: Path) -> pd.DataFrame:
+    """The rows of one spec's cells, labelled by this spec (a shared cell serves several)."""
+    df = store.read_cells(out, [c.cell_id for c in spec.cells()])
+    df["study"], df["arm"], df["preset"] = spec.name, spec.arm_label(), spec.preset
+    df["sampler"], df["sizing"] = spec.sampler, spec.sizing
+    return df
 
 
 def _progress(total: int, quiet: bool):

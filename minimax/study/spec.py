@@ -29,7 +29,7 @@ from minimax.validation import check_choice, check_int, check_real
 
 #: Keys a study (CLI or TOML) may set, with their defaults when no preset sets them.
 SIZINGS = ("theory", "fixed")
-BOUNDARIES = ("band", "jump")
+BOUNDARIES = ("band", "smooth")
 BACKENDS = ("loky", "dask")
 
 
@@ -209,9 +209,13 @@ class Cell:
         }
 
     def content(self) -> dict:
-        """Everything that determines this cell's numbers (its cache identity)."""
+        """Everything that determines this cell's numbers (its cache identity).
+
+        Settings of the diffusion engine (sampler, sizing, device) are left out for estimators
+        that do not use it, so an ablation over them reuses the controls' cells.
+        """
         s = self.spec
-        return {
+        content = {
             "version": __version__,
             "study": s.name,
             "study_seed": s.seed,
@@ -224,10 +228,10 @@ class Cell:
             "options": s.estimator_options(self.estimator),
             "metrics": list(s.metrics),
             "samples": s.samples,
-            "sampler": s.sampler,
-            "sizing": s.sizing,
-            "device": s.device,
         }
+        if ESTIMATORS[self.estimator].uses_torch:
+            content.update(sampler=s.sampler, sizing=s.sizing, device=s.device)
+        return content
 
     @property
     def cell_id(self) -> str:
@@ -268,7 +272,7 @@ def validate_spec(spec: StudySpec) -> None:
     check_choice("target", t.kind, target_kinds())
     check_int("D", t.D, low=1, high=16)
     check_real("s", t.s, low=0, low_open=True)
-    check_real("p", t.p, low=1)
+    check_real("p", t.p, low=0, low_open=True)
     check_choice("boundary", t.boundary, BOUNDARIES)
     check_int("target_seed", t.seed, low=0)
     if not spec.name or any(c in spec.name for c in "/\\\n"):
@@ -402,7 +406,7 @@ def spec_from_values(values: dict, *, name: str, arm: str = "") -> StudySpec:
         kind=_get(values, "target", "besov"),
         D=check_int("D", D, low=1, high=16),
         s=check_real("s", s, low=0, low_open=True),
-        p=check_real("p", p, low=1),
+        p=check_real("p", p, low=0, low_open=True),
         boundary=_get(values, "boundary", "band"),
         seed=check_int("target_seed", _get(values, "target_seed", 0), low=0),
     )

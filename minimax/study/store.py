@@ -57,6 +57,7 @@ COLUMNS = [
     "cell_id",
     "estimator_params",
     "target_params",
+    "timings",
 ]
 
 

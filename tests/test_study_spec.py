@@ -1,0 +1,184 @@
+"""Study specs: expansion into cells, stable seeds and cache keys, TOML study files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from minimax.study.spec import (
+    TargetSpec,
+    geometric_grid,
+    load_study_file,
+    parse_n_list,
+    parse_options,
+    spec_from_values,
+)
+
+
+def small(**kw):
+    values = {"D": 1, "s": 1.0, "n": [100, 200, 400], "replicates": 2, "estimators": ["kde"]}
+    values.update(kw)
+    return spec_from_values(values, name="t")
+
+
+def test_cells_are_the_full_product_and_units_hold_all_replicates():
+    spec = small(estimators=["kde", "uniform"])
+    cells = spec.cells()
+    assert len(cells) == 3 * 2 * 2
+    assert {(c.n, c.replicate, c.estimator) for c in cells} == {
+        (n, r, e) for n in (100, 200, 400) for r in (0, 1) for e in ("kde", "uniform")
+    }
+    units = spec.units()
+    assert len(units) == 6 and all(len(u.cells()) == 2 for u in units)
+    assert units[0].n == 400  # largest first
+
+
+def test_seeds_are_stable_distinct_and_independent_of_order():
+    spec = small(estimators=["kde", "uniform"])
+    seeds = [c.seed for c in spec.cells()]
+    assert len(set(seeds)) == len(seeds)
+    assert all(0 <= s < 2**63 for s in seeds)
+    # the same cell from a differently ordered spec has the same seed and id
+    other = small(estimators=["uniform", "kde"], n=[400, 100, 200])
+    by_key = {(c.n, c.replicate, c.estimator): (c.seed, c.cell_id) for c in other.cells()}
+    for c in spec.cells():
+        assert by_key[(c.n, c.replicate, c.estimator)] == (c.seed, c.cell_id)
+    # the training data is shared across estimators (common random numbers)
+    kde, uni = (
+        next(c for c in spec.cells() if c.estimator == e and c.n == 100) for e in ("kde", "uniform")
+    )
+    assert kde.data_seed == uni.data_seed and kde.seed != uni.seed
+
+
+def test_seeds_do_not_depend_on_python_hash_randomisation():
+    code = (
+        "from minimax.study.spec import spec_from_values as f;"
+        "s=f({'D':1,'s':1.0,'n':[100,200,400],'replicates':2,'estimators':['kde']},name='t');"
+        "print([c.seed for c in s.cells()], [c.cell_id for c in s.cells()])"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={"PYTHONHASHSEED": str(h), "PATH": ""},
+            check=True,
+        ).stdout
+        for h in (1, 2)
+    }
+    assert len(outs) == 1
+    spec = small()
+    assert outs.pop().strip() == str([c.seed for c in spec.cells()]) + " " + str(
+        [c.cell_id for c in spec.cells()]
+    )
+
+
+def test_streams_are_reproducible_and_independent():
+    cell = small().cells()[0]
+    a, b = cell.streams(), cell.streams()
+    for k in a:
+        assert a[k].integers(0, 2**62) == b[k].integers(0, 2**62)
+    draws = {k: g.random() for k, g in cell.streams().items()}
+    assert len(set(draws.values())) == 4
+
+
+def test_cache_identity_follows_everything_that_changes_numbers():
+    spec = small()
+    cell = next(c for c in spec.cells() if c.n == 200)
+    base = cell.cell_id
+    changed = [
+        replace(spec, samples=spec.samples + 1),
+        replace(spec, seed=1),
+        replace(spec, target=replace(spec.target, s=1.5)),
+        replace(spec, options='{"kde": {"c": 2.0}}'),
+        replace(spec, n=(100, 200, 800)),  # n_max changes the target's finest level
+        replace(spec, replicates=3),  # ensembles train all replicates together
+    ]
+    for other in changed:
+        twin = next(c for c in other.cells() if (c.n, c.replicate) == (cell.n, cell.replicate))
+        assert twin.cell_id != base
+
+    # ... and not on what cannot change them
+    def same(other):
+        return next(c for c in other.cells() if (c.n, c.replicate) == (200, 0)).cell_id
+
+    assert same(replace(spec, arm="relabelled")) == base
+    assert same(small(s=1)) == base  # s as an int (TOML) or a float (CLI): the same study
+    assert same(replace(spec, sampler="euler", sizing="fixed")) == base  # no diffusion in kde
+    ddpm = small(estimators=["ddpm"])
+    assert same(replace(ddpm, sampler="euler")) != same(ddpm)
+
+
+def test_grids_and_option_parsing():
+    assert geometric_grid(100, 1600, 5) == (100, 200, 400, 800, 1600)
+    assert parse_n_list("256, 512,1_024,2e3") == (256, 512, 1024, 2000)
+    assert parse_options(["kde.c=2.5", "kde.boundary='none'", "uniform.x=text"]) == {
+        "kde": {"c": 2.5, "boundary": "none"},
+        "uniform": {"x": "text"},
+    }
+    with pytest.raises(ValueError, match=r"n=\[100, 200\] is not allowed"):
+        small(n=[100, 200])
+    with pytest.raises(ValueError, match="n=0 is not allowed"):
+        small(n=[0, 100, 200])
+    with pytest.raises(ValueError, match="set='kde.c' is not allowed"):
+        parse_options(["kde.c"])
+
+
+def test_study_file_grid_expands_per_table(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text(
+        """
+name = "demo"
+n = [100, 200, 400]
+replicates = 2
+estimators = ["kde", "uniform"]
+[options.kde]
+c = 1.5
+[[grid]]
+D = 1
+s = [0.5, 1, 2]
+[[grid]]
+D = 2
+s = [1.5]
+boundary = ["band", "smooth"]
+n = [200, 400, 800]
+"""
+    )
+    specs = load_study_file(f)
+    assert [(s.target.D, s.target.s, s.target.boundary) for s in specs] == [
+        (1, 0.5, "band"),
+        (1, 1.0, "band"),
+        (1, 2.0, "band"),
+        (2, 1.5, "band"),
+        (2, 1.5, "smooth"),
+    ]
+    assert specs[-1].n == (200, 400, 800) and specs[0].n == (100, 200, 400)
+    assert all(s.name == "demo" and s.estimator_options("kde") == {"c": 1.5} for s in specs)
+    assert len({s.arm for s in specs}) == 5
+    seeds = [c.seed for s in specs for c in s.cells()]
+    assert len(set(seeds)) == len(seeds)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name = [", "malformed TOML"),
+        ("colour = 1", "study key='colour' is not allowed"),
+        ("[[grid]]\nreplicates = [1, 2]", "grid key='replicates' is not allowed as a list"),
+        ("[[grid]]\nD = 0", "D=0 is not allowed"),
+        ("estimators = ['nope']", "estimator='nope' is not allowed"),
+    ],
+)
+def test_bad_study_files_raise_value_errors(tmp_path, text, message):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_study_file(f)
+
+
+def test_target_spec_key_is_canonical():
+    assert TargetSpec(D=2, s=1.5).key() == TargetSpec(D=2, s=np.float64(1.5).item()).key()

@@ -120,19 +120,34 @@ class EnsembleMLP(torch.nn.Module):
             parts.append(_fourier(x, self.x_freqs))
         return torch.cat(parts, dim=-1)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, flat: torch.Tensor | None = None):
-        """ε_θ at inputs x (E, B, D) with noise conditioning c (E, B); returns (E, B, D).
+    def views(self, flat: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """[W_1, b_1, W_2, b_2, ...] as views of ``flat`` (E, P), in the order they lie in it.
 
-        ``flat`` replaces the parameters (same shape), e.g. by their EMA.
+        Gradients taken with respect to these views, concatenated in this order, are the
+        gradient with respect to ``flat`` (without autograd scattering each slice into a full
+        zero tensor).
         """
         flat = self.flat if flat is None else flat
         E = flat.shape[0]
+        out = []
+        for fan_in, fan_out, w_at, b_at in self.layers:
+            out.append(flat[:, w_at:b_at].view(E, fan_in, fan_out))
+            out.append(flat[:, b_at : b_at + fan_out].view(E, 1, fan_out))
+        return out
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, flat: torch.Tensor | None = None,
+                views: list[torch.Tensor] | None = None):  # fmt: skip
+        """ε_θ at inputs x (E, B, D) with noise conditioning c (E, B); returns (E, B, D).
+
+        ``flat`` replaces the parameters (same shape), e.g. by their EMA; ``views`` (from
+        :meth:`views`) replaces them too, layer by layer.
+        """
+        views = self.views(flat) if views is None else views
         h = self.features(x, c)
         last = len(self.layers) - 1
         inference = not torch.is_grad_enabled()
-        for i, (fan_in, fan_out, w_at, b_at) in enumerate(self.layers):
-            w = flat[:, w_at:b_at].view(E, fan_in, fan_out)
-            b = flat[:, b_at : b_at + fan_out].view(E, 1, fan_out)
+        for i in range(len(self.layers)):
+            w, b = views[2 * i], views[2 * i + 1]
             if inference:  # in place: no copy of the broadcast bias, no second activation buffer
                 h = torch.bmm(h, w)
                 h += b

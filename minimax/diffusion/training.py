@@ -392,12 +392,14 @@ def train_ensemble(Xs, process: Process, config: TrainConfig, rngs) -> EnsembleF
         j = step % K
         x0, noise = x0_blk[:, j], noise_blk[:, j]
         xt = mean_blk[:, j, :, None] * x0 + std_blk[:, j, :, None] * noise
-        per = loss.per_member(net(xt, c_blk[:, j]), noise, w_blk[:, j])
+        views = net.views(p)
+        per = loss.per_member(net(xt, c_blk[:, j], views=views), noise, w_blk[:, j])
         per_d = per.detach()
         if first_loss is None:
             first_loss = per_d.clone()
         total = torch.where(active, per, torch.zeros_like(per)).sum()
-        (grad,) = torch.autograd.grad(total, [p])
+        grads = torch.autograd.grad(total, views)
+        grad = torch.cat([g.reshape(E, -1) for g in grads], dim=1)
         gnorm = grad.square().sum(dim=1).sqrt()
         bad = active & ~(
             torch.isfinite(per_d)

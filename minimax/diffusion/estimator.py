@@ -136,7 +136,8 @@ class DiffusionEstimator(Estimator):
         "adaptive"; ``variance`` "beta"/"beta_tilde" (ancestral), ``spacing`` (continuous
         samplers), ``denoise`` (final Tweedie step).
       training: x_finest_scale, x_frequencies, lr_schedule, warmup_steps, ema_decay, grad_clip,
-        heldout_fraction, eval_every, patience (see training.TrainConfig).
+        heldout_fraction, eval_every, patience (0: no early stop), min_improvement (see
+        training.TrainConfig).
       box: a (D, 2) support box (e.g. the target's ``support``); its bounded axes are mapped to
         [-1, 1] (the setting of Oko et al.), unbounded ones (±inf) and all axes when None are
         standardised by the training data's moments.
@@ -155,7 +156,8 @@ class DiffusionEstimator(Estimator):
                  lr=None, t_min=None, t_end=None, sample_steps=None, variance="beta",
                  spacing="uniform", denoise=True, x_finest_scale=None, x_frequencies=8,
                  lr_schedule="cosine", warmup_steps=100, ema_decay=0.995, grad_clip=1.0,
-                 heldout_fraction=0.1, eval_every=200, patience=4, box=None, boundary="reflect",
+                 heldout_fraction=0.1, eval_every=200, patience=4, min_improvement=1e-3,
+                 box=None, boundary="reflect",
                  device="auto", chunk_size=None):  # fmt: skip
         self.process = process
         self.loss = loss
@@ -170,11 +172,8 @@ class DiffusionEstimator(Estimator):
         self.x_finest_scale, self.x_frequencies = x_finest_scale, x_frequencies
         self.lr_schedule, self.warmup_steps = lr_schedule, warmup_steps
         self.ema_decay, self.grad_clip = ema_decay, grad_clip
-        self.heldout_fraction, self.eval_every, self.patience = (
-            heldout_fraction,
-            eval_every,
-            patience,
-        )
+        self.heldout_fraction, self.eval_every = heldout_fraction, eval_every
+        self.patience, self.min_improvement = patience, min_improvement
         self.box = box
         self.boundary = boundary
         self.device = device
@@ -222,7 +221,8 @@ class DiffusionEstimator(Estimator):
             batch_size=sizing.batch_size, lr=sizing.lr, lr_schedule=self.lr_schedule,
             warmup_steps=self.warmup_steps, ema_decay=self.ema_decay, grad_clip=self.grad_clip,
             heldout_fraction=self.heldout_fraction, eval_every=self.eval_every,
-            patience=self.patience, standardize="box" if box is not None else "moments",
+            patience=self.patience, min_improvement=self.min_improvement,
+            standardize="box" if box is not None else "moments",
             box=box, device=device,
         )  # fmt: skip
 
@@ -325,7 +325,8 @@ class DiffusionEstimator(Estimator):
             "lr_schedule": self.lr_schedule, "ema_decay": self.ema_decay,
             "x_finest_scale": self.x_finest_scale, "x_frequencies": self.x_frequencies,
             "heldout_fraction": self.heldout_fraction, "patience": self.patience,
-            "eval_every": self.eval_every, "warmup_steps": self.warmup_steps,
+            "eval_every": self.eval_every, "min_improvement": self.min_improvement,
+            "warmup_steps": self.warmup_steps,
             "grad_clip": self.grad_clip,
             "standardize": _standardize_name(self.box), "boundary": self.boundary,
         }  # fmt: skip

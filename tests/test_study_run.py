@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -65,6 +66,38 @@ def test_tiny_rate_run_writes_table_fit_and_figures(tmp_path, capsys):
     (out / "fits.csv").unlink()
     assert main(["report", str(out), "--no-figures"]) == 0
     assert (out / "fits.csv").read_text() == before
+
+
+#: a DDPM small enough for CI: a 16-wide network, 300 training steps, 50 sampling steps
+TINY_DDPM = ["--set", "ddpm.steps=300", "--set", "ddpm.sample_steps=50", "--set", "ddpm.width=16"]
+
+
+def test_tiny_rate_run_with_ddpm_trains_an_ensemble_per_n(tmp_path, capsys):
+    out = tmp_path / "ddpm"
+    df = run([*TINY, "--estimators", "ddpm,kde", "--M", "4000", *TINY_DDPM, "--jobs", "1"], out)
+    printed = capsys.readouterr().out
+    ddpm = df[(df["estimator"] == "ddpm") & (df["metric"] == "tv")]
+    assert len(ddpm) == 6 and (ddpm["status"] == "ok").all()
+    assert ((ddpm["value"] > 0) & (ddpm["value"] < 1)).all()
+    assert ddpm["floor"].notna().all() and (ddpm["m"] == 4000).all()  # sampled TV has a floor
+    params = ddpm["estimator_params"].map(json.loads)
+    assert all(p["width"] == 16 and p["steps"] == 300 and p["ensemble_size"] == 2 for p in params)
+    assert set(df.loc[df["estimator"] == "ddpm", "metric"]) == {"tv", "outside_mass"}
+    assert "ddpm" in set(pd.read_csv(out / "fits.csv")["estimator"])
+    assert (out / "figures" / "rate_besov-D-1-s-1-p-2-band_tv.png").is_file()
+    assert "DDPM: sizing rule 'theory'" in printed  # the plan says what was traded
+
+
+def test_diverging_training_becomes_failed_rows_with_their_reason(tmp_path, capsys):
+    argv = [*TINY, "--estimators", "ddpm", "--M", "4000", *TINY_DDPM, "--jobs", "1"]
+    df = run([*argv, "--set", "ddpm.lr=1e6", "--set", "ddpm.grad_clip=1e9"], tmp_path / "d")
+    assert "6 failed" in capsys.readouterr().out
+    assert len(df) == 3 * 2 * 2  # every cell is a row per metric, none missing
+    assert (df["status"] == "diverged").all()
+    assert df["error"].str.match(r"diverged: non-finite .* at step \d+").all()
+    assert df["value"].isna().all()
+    fit = fit_rate(df, "tv", "ddpm")
+    assert fit.verdict == "not measurable: too few points" and len(fit.excluded) == 6
 
 
 def test_kde_positive_control_recovers_the_theory_exponent(tmp_path, capsys):

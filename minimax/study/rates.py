@@ -262,6 +262,7 @@ def _points(sel: pd.DataFrame, floor_factor: float) -> pd.DataFrame:
                 "floor": floor,
                 "flags": int((g["flag"].isin(BAD_FLAGS)).sum()),
                 "failed": int((g["status"] != "ok").sum()),
+                "failed_as": "/".join(sorted(set(g.loc[g["status"] != "ok", "status"]))),
                 "below_floor": bool(k and math.isfinite(floor) and mean < floor_factor * floor),
             }
         )

@@ -58,7 +58,7 @@ def points_table(fits: list[RateFit]) -> str:
             floor = f"{r.floor:.3g}" if math.isfinite(r.floor) else "—"
             notes = []
             if r.failed:
-                notes.append(f"{r.failed} failed")
+                notes.append(f"{r.failed} {r.failed_as}")
             if r.flags:
                 notes.append(f"{r.flags} rising/unresolved")
             if r.below_floor:
@@ -89,8 +89,12 @@ def fits_table(fits: list[RateFit]) -> str:
 def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, stem: Path):
     """Error vs n (log-log) per estimator: replicates, mean ± se, fit with CI band, theory, floor.
 
-    Written as ``stem.png`` (300 dpi) and ``stem.pdf``, 3.4 in wide (one paper column).
+    Written as ``stem.png`` (300 dpi) and ``stem.pdf``, 3.4 in wide (one paper column); no
+    figure when no cell has a positive value (e.g. every training run diverged).
     """
+    ok = df[(df["status"] == "ok") & (df["value"] > 0)]
+    if ok.empty:
+        return []
     import matplotlib
 
     matplotlib.use("Agg")
@@ -177,6 +181,8 @@ def mean_table(df: pd.DataFrame, metric: str) -> str:
             v = h["value"].to_numpy(float)
             se = v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else math.nan
             lines.append(f"{est:<16}{int(n):>8}  {v.mean():.4g} ± {se:.2g}")
+    if sel.empty:
+        return "(no successful cell)"
     return "\n".join(lines) if len(lines) > 1 else "(zero for every estimator)"
 
 

@@ -93,7 +93,7 @@ def run_study(specs: list[StudySpec], out, config: RunConfig = RunConfig()) -> R
         from tqdm.contrib.logging import logging_redirect_tqdm
 
         progress = _progress(n_pending, config.quiet)
-        with progress, logging_redirect_tqdm(loggers=[log]):
+        with progress, logging_redirect_tqdm():
             for results in _execute(units, config):
                 for res in results:
                     store.write_cell(out, res.cell_id, res.rows)

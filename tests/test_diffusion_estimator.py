@@ -142,7 +142,7 @@ def test_other_processes_losses_and_samplers_run():
         ({"sizing": "huge"}, None, "sizing='huge'"),
         ({"s": None}, None, "s=None"),
         ({"process": "vp", "loss": "continuous"}, None, "sampler='ancestral'"),
-        ({"process": "vp", "sampler": "heun"}, None, "loss='simple'"),
+        ({"process": "vp", "sampler": "heun", "loss": "simple"}, None, "loss='simple'"),
         ({"box": [[0.0, -1.0]]}, None, "box="),
     ],
 )

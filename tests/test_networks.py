@@ -152,7 +152,9 @@ def test_theory_rule_parameter_count_scales_as_n_power(D, s):
     counts = []
     for n in ns:
         z = size("theory", int(n), D, proc, s=s)
-        counts.append(mlp_parameter_count(z.width, z.depth, network_inputs(D), D))
+        # the rule's x Fourier features (8 scales) are part of the first layer
+        assert z.x_finest_scale == pytest.approx(0.5 * n ** (-1 / (2 * s + D)))
+        counts.append(mlp_parameter_count(z.width, z.depth, network_inputs(D, 8), D))
     slope = np.polyfit(np.log(ns), np.log(counts), 1)[0]
     # width is rounded up to an integer: relative count error ≤ 2/width ≤ 2/64 per point, so the
     # fitted slope over 3 decades moves by at most ~2·(2/64)/(3 ln 10) < 0.01

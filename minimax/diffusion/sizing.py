@@ -22,7 +22,11 @@ by the user. Rules (``SIZING_RULES``):
   - training steps 2000 · (n/1000)^{1/2} within [2000, 20000] (a cap; the held-out early stop ends
     most fits sooner), batch 256, learning rate 2e-3 · (64/width)^{1/2};
   - sampling steps 25 · n^{s/(2s+D)} within [100, T]: a first-order sampler's discretisation
-    error ∝ 1/steps then stays below the rate n^{-s/(2s+D)}.
+    error ∝ 1/steps then stays below the rate n^{-s/(2s+D)};
+  - Fourier features of x at 8 geometric scales from 1 down to 0.5 · n^{-1/(2s+D)} (model units),
+    half the resolution scale the rate needs. Measured (D = 1, s = 1 Besov target, n = 16,000,
+    M = 20,000, binned TV floor 0.024): TV 0.11 without them, 0.066 with them; with the
+    continuous loss as well 0.030 (estimator.py makes that loss the theory rule's default).
 
 Measured on this project's 2-core CPU (one thread, torch 2.13): an ensemble of 5 members, width
 64, depth 3, batch 256 trains at ≈ 270 steps/s (≈ 1,300 model-steps/s); width 128 at ≈ 100
@@ -66,6 +70,8 @@ class Sizing:
     t_end: float
     sample_steps: int
     rule: str
+    #: finest scale of the Fourier features of x, in model units (None: no x features)
+    x_finest_scale: float | None = None
 
     def describe(self) -> dict:
         return {f"sizing_{k}" if k == "rule" else k: v for k, v in asdict(self).items()}
@@ -125,11 +131,13 @@ def rate_exponent(s: float, D: int) -> float:
 
 
 def size(rule: str, n: int, D: int, process: Process, s: float | None = None,
-         x_frequencies: int = 0, **overrides) -> Sizing:  # fmt: skip
-    """The budgets of ``rule`` at (n, D, s) for ``process``; keyword overrides replace fields.
+         x_frequencies: int = 8, **overrides) -> Sizing:  # fmt: skip
+    """The budgets of ``rule`` at (n, D, s) for ``process``; keyword overrides replace fields
+    (None leaves the rule's value).
 
-    ``x_frequencies`` only enters the theory rule's width (the parameter count includes the
-    first layer). Unknown override names raise ValueError.
+    ``x_frequencies`` (the number of Fourier scales of x; 0 for none) enters the theory rule's
+    width, since the parameter count includes the first layer. Unknown override names raise
+    ValueError.
     """
     check_choice("sizing", rule, tuple(SIZING_RULES))
     n = check_int("n", n, low=2)
@@ -149,7 +157,7 @@ def size(rule: str, n: int, D: int, process: Process, s: float | None = None,
         if s is None:
             raise ValueError("s=None is not allowed: sizing='theory' needs the smoothness s > 0")
         s = check_real("s", s, low=0.0, low_open=True)
-        n_in = network_inputs(D, x_frequencies)
+        n_in = network_inputs(D, check_int("x_frequencies", x_frequencies, low=0))
         target = mlp_parameter_count(WIDTH_REF, DEPTH, n_in, D) * (n / N_REF) ** (D / (2 * s + D))
         width = width_for(target, DEPTH, n_in, D)
         t_min = time_for_ratio(process, 0.2 * n ** (-1.0 / (2 * s + D)))
@@ -162,7 +170,8 @@ def size(rule: str, n: int, D: int, process: Process, s: float | None = None,
         sample_steps = int(min(T or 1000, max(100, math.ceil(25 * n ** rate_exponent(s, D)))))
         out = Sizing(width=width, depth=DEPTH, steps=steps, batch_size=256,
                      lr=2e-3 * math.sqrt(WIDTH_REF / width), t_min=t_min, t_end=t_end,
-                     sample_steps=sample_steps, rule=rule)  # fmt: skip
+                     sample_steps=sample_steps, rule=rule,
+                     x_finest_scale=0.5 * n ** (-1.0 / (2 * s + D)) if x_frequencies else None)  # fmt: skip
     for k, v in overrides.items():
         if v is not None:
             setattr(out, k, v)

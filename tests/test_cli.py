@@ -33,6 +33,7 @@ BAD = [
     (["rate", "--device", "tpu"], "device='tpu' is not allowed"),
     (["rate", "--scheduler", "tcp://x:1"], "scheduler='tcp://x:1' is not allowed"),
     (["rate", "--set", "kde.c"], "set='kde.c' is not allowed"),
+    (["rate", "--set", "ddpm.width=-3"], "width=-3 is not allowed"),
     (["rate", "--D", "two"], "argument --D: invalid int value"),
     (["rate", "--backend", "ray"], "argument --backend: invalid choice"),
     (["rate", "--bogus"], "unrecognized arguments: --bogus"),

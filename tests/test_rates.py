@@ -142,6 +142,14 @@ def test_all_points_at_the_floor_are_not_measurable():
     assert not fit.measured and len(fit.excluded) == len(df)
 
 
+def test_unmeasurable_names_what_removed_the_points():
+    df = table(np.random.default_rng(11))
+    df.loc[df["n"] >= 1000, "flag"] = "rising"
+    assert fit_rate(df).verdict == "not measurable: flagged rising/unresolved"
+    df.loc[df["n"] >= 1000, ["status", "value"]] = ["diverged", np.nan]
+    assert fit_rate(df).verdict == "not measurable: failed"
+
+
 def test_score_metric_uses_its_own_theory_and_fit_rates_groups():
     rng = np.random.default_rng(9)
     df = pd.concat(

@@ -97,7 +97,7 @@ def test_diverging_training_becomes_failed_rows_with_their_reason(tmp_path, caps
     assert df["error"].str.match(r"diverged: non-finite .* at step \d+").all()
     assert df["value"].isna().all()
     fit = fit_rate(df, "tv", "ddpm")
-    assert fit.verdict == "not measurable: too few points" and len(fit.excluded) == 6
+    assert fit.verdict == "not measurable: failed" and len(fit.excluded) == 6
 
 
 def test_kde_positive_control_recovers_the_theory_exponent(tmp_path, capsys):

@@ -42,7 +42,29 @@ def tradeoffs(specs: list[StudySpec]) -> list[str]:
             f"DDPM: sizing rule '{s.sizing}' (network, steps, T̲ scale with n by the diffusion "
             "engine's rule; its per-n choices are in the results' estimator_params column)"
         )
+        lines += _ddpm_sizing(s)
     return lines
+
+
+def _ddpm_sizing(spec: StudySpec) -> list[str]:
+    """The DDPM budgets at the smallest and largest n, as the sizing rule will choose them."""
+    try:
+        from minimax.diffusion import make_process, size
+    except (ImportError, AttributeError):  # the engine is optional for KDE-only studies
+        return []
+    options = spec.estimator_options("ddpm")
+    process = make_process(options.get("process", "ddpm"), **(options.get("process_options") or {}))
+    fields = ("width", "depth", "steps", "batch_size", "lr", "t_min", "t_end", "sample_steps")
+    overrides = {k: v for k, v in options.items() if k in fields}
+    lo, hi = (
+        size(spec.sizing, n, spec.target.D, process, s=spec.target.s, **overrides)
+        for n in (min(spec.n), max(spec.n))
+    )
+    return [
+        f"  n {min(spec.n)} → {max(spec.n)}: width {lo.width} → {hi.width}, training steps "
+        f"{lo.steps} → {hi.steps} (held-out early stop), T̲ {lo.t_min:.3g} → {hi.t_min:.3g}, "
+        f"sampling steps {lo.sample_steps} → {hi.sample_steps}"
+    ]
 
 
 #: estimators measured from samples (TV has a noise floor); the others have an explicit density

@@ -230,7 +230,7 @@ def _check_out(out: Path) -> Path:
     return out
 
 
-def _plan_text(specs, config, out: Path, pending: int, total: int) -> str:
+def _plan_text(specs, config, out: Path, pending: int, total: int, traded: list[str]) -> str:
     s = specs[0]
     lines = [
         f"study {s.name}: {len(specs)} arm(s), {total} cells ({pending} to compute, "
@@ -246,9 +246,7 @@ def _plan_text(specs, config, out: Path, pending: int, total: int) -> str:
         )
     if len(specs) > 6:
         lines.append(f"  ... and {len(specs) - 6} more arms")
-    from minimax.study.budget import tradeoffs
-
-    lines += ["  " + t for t in tradeoffs(specs)]
+    lines += ["  " + t for t in traded]
     return "\n".join(lines)
 
 
@@ -268,16 +266,19 @@ def _prepare(specs, args):
 
     for spec in specs:  # the target's own checks (e.g. s > D(1/p - 1/2)_+) fail here, not in a cell
         build_target(spec.target, max(spec.n))
-    return config, out
+    from minimax.study.budget import tradeoffs
+
+    traded = tradeoffs(specs)  # sizes the DDPM with the user's overrides: bad ones fail here
+    return config, out, traded
 
 
-def _run(specs, config, out: Path, args) -> int:
+def _run(specs, config, out: Path, traded: list[str], args) -> int:
     from minimax.study.report import build_report
     from minimax.study.runner import pending_units, run_study
 
     _, pending = pending_units(specs, out)
     total = sum(len(s.cells()) for s in specs)
-    print(_plan_text(specs, config, out, pending, total), flush=True)
+    print(_plan_text(specs, config, out, pending, total, traded), flush=True)
     summary = run_study(specs, out, config)
     rep = build_report(summary.table, out, figures=not args.no_figures)
     print()
@@ -338,7 +339,7 @@ def main(argv=None) -> int:
                 from minimax.study.spec import load_study_file
 
                 specs = load_study_file(args.file)
-            config, out = _prepare(specs, args)
+            config, out, traded = _prepare(specs, args)
     except (UsageError, ValueError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -355,4 +356,4 @@ def main(argv=None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
-    return _run(specs, config, out, args)
+    return _run(specs, config, out, traded, args)

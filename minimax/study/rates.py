@@ -41,6 +41,8 @@ VERDICTS = (
     "flatter",
     "inconclusive: CI contains theory and 0",
     "not measurable: floors",
+    "not measurable: flagged rising/unresolved",
+    "not measurable: failed",
     "not measurable: too few points",
     "no theory exponent",
 )
@@ -202,7 +204,7 @@ def fit_rate(
 
     sizes = np.sort(used["n"].unique())
     if len(sizes) < 3:
-        fit.verdict = "not measurable: floors" if below else "not measurable: too few points"
+        fit.verdict = _unmeasurable(fit.excluded, len(sizes))
         return fit
     _ols(fit, used, sizes)
     _wls(fit, points[points["used"]])
@@ -322,6 +324,23 @@ def _local_slopes(points: pd.DataFrame) -> pd.DataFrame:
             "se": np.sqrt(s[:-1] ** 2 + s[1:] ** 2) / dx,
         }
     )
+
+
+def _unmeasurable(excluded: pd.DataFrame, n_used: int) -> str:
+    """Name what took the fit below 3 sizes of n: the most common reason among lost rows."""
+    if excluded.empty:
+        return "not measurable: too few points"
+    kind = excluded["reason"].map(
+        lambda r: "floors" if "floor" in r else ("flagged" if r.startswith("flag") else "failed")
+    )
+    top = kind.value_counts().idxmax()
+    if top == "failed" and (excluded["reason"] == "value not positive").all():
+        return "not measurable: too few points"
+    return {
+        "floors": "not measurable: floors",
+        "flagged": "not measurable: flagged rising/unresolved",
+        "failed": "not measurable: failed",
+    }[top]
 
 
 def _verdict(fit: RateFit) -> str:

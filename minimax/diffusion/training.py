@@ -49,7 +49,9 @@ class TrainConfig:
     Early stop: a ``heldout_fraction`` of each member's data is held out; every ``eval_every``
     steps the EMA model's loss on ``eval_size`` fixed (x₀, t, ε) draws is computed, and a member
     whose held-out loss has not improved by a relative ``min_improvement`` for ``patience``
-    evaluations stops. Divergence: a non-finite loss or gradient, or a loss above
+    evaluations stops (defaults measured: with 2048 draws the held-out estimate of the continuous
+    loss was noisy enough to pick a step-400 snapshot of a 2,828-step fit, TV 0.062 vs 0.051 with
+    8192 draws and patience 8, D = 1 Besov target, n = 2000). Divergence: a non-finite loss or gradient, or a loss above
     ``divergence_factor`` × the member's first loss. ``standardize``: "moments" (per-axis mean
     and sd of the member's training data → 0 and 1), "box" (each bounded axis of ``box`` (D, 2)
     → [-1, 1], the setting of Oko et al.; unbounded axes by moments), or "none".
@@ -76,9 +78,9 @@ class TrainConfig:
     ema_decay: float = 0.995
     heldout_fraction: float = 0.1
     eval_every: int = 200
-    eval_size: int = 2048
-    patience: int = 4
-    min_improvement: float = 1e-3
+    eval_size: int = 8192
+    patience: int = 8
+    min_improvement: float = 0.0
     divergence_factor: float = 1e3
     block_steps: int = 50
     standardize: str = "moments"

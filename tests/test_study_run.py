@@ -74,7 +74,8 @@ TINY_DDPM = ["--set", "ddpm.steps=200", "--set", "ddpm.sample_steps=30", "--set"
 
 def test_tiny_rate_run_with_ddpm_trains_an_ensemble_per_n(tmp_path, capsys):
     out = tmp_path / "ddpm"
-    df = run([*TINY, "--estimators", "ddpm,kde", "--M", "4000", *TINY_DDPM, "--jobs", "1"], out)
+    argv = [*TINY, "--estimators", "ddpm,kde", "--metrics", "tv,score", "--M", "4000"]
+    df = run([*argv, *TINY_DDPM, "--jobs", "1"], out)
     printed = capsys.readouterr().out
     ddpm = df[(df["estimator"] == "ddpm") & (df["metric"] == "tv")]
     assert len(ddpm) == 6 and (ddpm["status"] == "ok").all()
@@ -82,7 +83,11 @@ def test_tiny_rate_run_with_ddpm_trains_an_ensemble_per_n(tmp_path, capsys):
     assert ddpm["floor"].notna().all() and (ddpm["m"] == 4000).all()  # sampled TV has a floor
     params = ddpm["estimator_params"].map(json.loads)
     assert all(p["width"] == 16 and p["steps"] == 200 and p["ensemble_size"] == 2 for p in params)
-    assert set(df.loc[df["estimator"] == "ddpm", "metric"]) == {"tv", "outside_mass"}
+    assert set(df.loc[df["estimator"] == "ddpm", "metric"]) == {"tv", "outside_mass", "score"}
+    assert set(df.loc[df["estimator"] == "kde", "metric"]) == {"tv", "outside_mass"}  # no score
+    score = df[df["metric"] == "score"]
+    assert len(score) == 6 and (score["value"] > 0).all() and (score["se"] > 0).all()
+    assert (score["theory"] == 2 / 3).all()  # 2s/(2s+D)
     assert "ddpm" in set(pd.read_csv(out / "fits.csv")["estimator"])
     assert (out / "figures" / "rate_besov-D-1-s-1-p-2-band_tv.png").is_file()
     assert "DDPM: sizing rule 'theory'" in printed  # the plan says what was traded

@@ -134,7 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{k}: {','.join(v.estimators)}" for k, v in PRESETS.items())
         + ")",
     )
-    d.add_argument("--metrics", default=None, help="comma-separated metrics: tv, w1 (default: tv)")
+    d.add_argument(
+        "--metrics",
+        default=None,
+        help="comma-separated metrics: tv, w1, score (score: diffusion models, D <= 2; default: tv)",
+    )
     d.add_argument(
         "--M",
         type=int,

@@ -23,6 +23,8 @@ class EstimatorEntry:
     ensemble: bool = False
     #: True when it runs torch (device matters)
     uses_torch: bool = False
+    #: True when the fitted estimator has a learned score (``score_source()``): the score metric
+    has_score: bool = False
 
 
 def _kde(target, spec, n, options):
@@ -130,6 +132,7 @@ ESTIMATORS: dict[str, EstimatorEntry] = {
             _ddpm,
             ensemble=True,
             uses_torch=True,
+            has_score=True,
         ),
         EstimatorEntry(
             "ddpm-fixed-tmin",
@@ -138,6 +141,7 @@ ESTIMATORS: dict[str, EstimatorEntry] = {
             _ddpm_fixed_tmin,
             ensemble=True,
             uses_torch=True,
+            has_score=True,
         ),
         EstimatorEntry(
             "empirical-score",
@@ -187,6 +191,11 @@ METRICS: dict[str, MetricEntry] = {
         tv_exponent,
     ),
     "w1": MetricEntry("w1", "Wasserstein-1 distance from samples", w1_exponent),
+    "score": MetricEntry(
+        "score",
+        "σ²-weighted score error of a trained diffusion model vs the numerical oracle (D <= 2)",
+        score_exponent,
+    ),
 }
 
 #: metrics derived from another one's details (rows added automatically, no theory exponent)

@@ -291,6 +291,8 @@ def validate_spec(spec: StudySpec) -> None:
         raise ValueError("metrics=() is not allowed: expected at least one metric")
     for m in spec.metrics:
         check_choice("metric", m, tuple(METRICS))
+    if "score" in spec.metrics and t.D > 2:
+        raise ValueError(f"metric='score' is not allowed with D={t.D}: its oracle needs D <= 2")
     check_int("M", spec.samples, low=100, high=100_000_000)
     check_choice("sizing", spec.sizing, SIZINGS)
     check_device(spec.device)

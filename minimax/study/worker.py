@@ -155,9 +155,56 @@ def _metrics(cell: Cell, target, est, streams) -> list:
                 out.append(_derived("outside_mass", float(outside), res))
         elif name == "w1":
             out.append(M.w1(target, draw(), rng=streams["metric"]))
+        elif name == "score":
+            if ESTIMATORS[cell.estimator].has_score:
+                out.append(score_metric(target, est, streams["metric"]))
         else:  # validated against METRICS before any work starts
             raise ValueError(f"metric={name!r} is not allowed")
     return out
+
+
+#: times per score-error evaluation (log-spaced over [T̲, T̄]) and points per time
+SCORE_TIMES, SCORE_POINTS = 12, 2000
+
+
+def score_metric(target, est, rng):
+    """σ²-weighted integrated error of the model's score against the numerical oracle.
+
+    Both in the model's standardised coordinates u = (x - shift)/scale, where the forward
+    process acts; there the target is ``AffineTarget`` (exact pdf and cell masses mapped).
+    """
+    import torch
+
+    from minimax.diffusion.estimator import AffineTarget
+    from minimax.diffusion.scores import OracleScore
+    from minimax.metrics import score_error
+
+    shift = est.standardizer_.shift[0, 0].cpu().numpy()
+    scale = est.standardizer_.scale[0, 0].cpu().numpy()
+    model_target = AffineTarget(target, shift, scale)
+    oracle = OracleScore(model_target, est.process_)
+    network = est.score_source()
+    device = est.device_
+
+    def learned(x, t):
+        u = torch.as_tensor(x, dtype=torch.float32, device=device)[None]
+        with torch.no_grad():
+            return network.score(u, t)[0].double().cpu().numpy()
+
+    def exact(x, t):
+        return oracle.score(torch.as_tensor(x, dtype=torch.float64)[None], t)[0].numpy()
+
+    times = np.geomspace(est.sizing_.t_min, est.sizing_.t_end, SCORE_TIMES)
+    res = score_error(
+        learned, exact, model_target, est.process_.marginal, times, m=SCORE_POINTS, rng=rng
+    )
+    return res if res.metric == "score" else _renamed(res, "score")
+
+
+def _renamed(res, name: str):
+    from dataclasses import replace
+
+    return replace(res, metric=name)
 
 
 def _derived(name: str, value: float, source):
@@ -169,6 +216,8 @@ def _derived(name: str, value: float, source):
 def _metric_names(cell: Cell) -> list[str]:
     names = []
     for m in cell.spec.metrics:
+        if m == "score" and not ESTIMATORS[cell.estimator].has_score:
+            continue
         names.append(m)
         names.extend(d for d, src in DERIVED_METRICS.items() if src == m)
     return names

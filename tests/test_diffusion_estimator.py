@@ -105,6 +105,15 @@ def test_fit_ensemble_groups_different_n_under_the_theory_rule():
     assert [m.describe()["ensemble_size"] for m in members] == [2, 1, 2]
 
 
+def test_theory_rule_refines_the_ddpm_grid_when_its_early_stop_needs_it():
+    X = Q.sample(40000, np.random.default_rng(23))
+    est = _quick(s=1.0, steps=20, sample_steps=20).fit(X, np.random.default_rng(24))
+    d = est.describe()
+    assert d["T"] > 1000 and d["t_min"] < 1e-3 and est.process_.schedule.T == d["T"]
+    Y = est.sample(100, np.random.default_rng(25))
+    assert np.isfinite(Y).all() and est.describe()["sample_t_min"] == pytest.approx(d["t_min"])
+
+
 def test_diverged_member_raises_on_sample_with_reason():
     X = Q.sample(200, np.random.default_rng(6))
     est = _quick(lr=1e6, grad_clip=None).fit(X, np.random.default_rng(7))

@@ -177,3 +177,21 @@ def test_sizing_overrides_and_bad_input():
     # m(T̄) = n^{-1.5 s/(2s+D)}
     m, _ = OUProcess(beta=1.0).marginal(ou.t_end)
     assert abs(math.log(m) + 1.5 / 3 * math.log(10000)) < 1e-9
+
+
+def test_refined_ddpm_reaches_the_theory_early_stop_with_the_same_process():
+    from minimax.diffusion.sizing import refined_ddpm, theory_early_stop
+
+    base = DDPMSchedule().process()
+    assert refined_ddpm(base, 0.004) is base  # the 1/1000 grid already reaches it
+    raw = theory_early_stop(base, 32000, 1, 1.0)
+    fine = refined_ddpm(base, raw)
+    T = fine.schedule.T
+    assert T % 1000 == 0 and 2 / T <= raw
+    z = size("theory", 32000, 1, fine, s=1.0)
+    assert raw <= z.t_min <= 1.5 * raw  # rounded up to the grid by at most 50%
+    # the same continuous VP process: both grids discretise β(t) = 0.1 + 19.9 t, and the coarse
+    # grid's index offset (β_k at k - 1) moves σ(t) by a relative O(1/(t·1000))
+    t = np.array([0.01, 0.1, 0.5, 1.0])
+    rel = np.abs(fine.marginal(t)[1] / base.marginal(t)[1] - 1)
+    assert np.all(rel < 1 / (t * 1000))

@@ -24,7 +24,7 @@ import torch
 from minimax.diffusion.networks import NetworkScore, Standardizer
 from minimax.diffusion.processes import PROCESSES, make_process
 from minimax.diffusion.samplers import SAMPLERS, SPACINGS, VARIANCES, generate
-from minimax.diffusion.sizing import SIZING_RULES, size
+from minimax.diffusion.sizing import SIZING_RULES, refined_ddpm, size, theory_early_stop
 from minimax.diffusion.training import TrainConfig, standardization, train_ensemble
 from minimax.estimator import Estimator
 from minimax.runtime import resolve_device, torch_generator
@@ -116,6 +116,20 @@ def _chunk(chunk_size, device: str):
     if chunk_size is not None:
         return check_int("chunk_size", chunk_size, low=1)
     return CPU_CHUNK if device == "cpu" else None
+
+
+def _grid_size(process) -> int | None:
+    sched = getattr(process, "schedule", None)
+    return None if sched is None else sched.T
+
+
+def _process_for_rule(est, base, n: int, D: int):
+    """Under the theory rule on a DDPM process whose grid the rule's T̲ undercuts (and with no
+    user-given T̲ or T), the same continuous process on a finer grid (sizing.refined_ddpm)."""
+    if (est.process != "ddpm" or est.sizing != "theory" or est.s is None
+            or est.t_min is not None or "T" in (est.process_options or {})):  # fmt: skip
+        return base
+    return refined_ddpm(base, theory_early_stop(base, n, D, float(est.s)))
 
 
 def _build_process(name: str, options: dict | None):
@@ -273,16 +287,19 @@ class DiffusionEstimator(Estimator):
         D = arrays[0].shape[1]
         arrays = [check_points(f"Xs[{e}]", X, D) for e, X in enumerate(arrays)]
         rngs = [check_rng(f"rngs[{e}]", r) for e, r in enumerate(rngs)]
-        process, box, device = self._check_params(D)
+        base, box, device = self._check_params(D)
         groups: dict = {}
-        sizings = []
+        sizings, processes = [], []
         for e, X in enumerate(arrays):
+            process = _process_for_rule(self, base, X.shape[0], D)
             sz = self._sizing(X.shape[0], D, process)
             sizings.append(sz)
-            groups.setdefault(tuple(sorted(sz.describe().items())), []).append(e)
+            processes.append(process)
+            key = (tuple(sorted(sz.describe().items())), _grid_size(process))
+            groups.setdefault(key, []).append(e)
         out: list = [None] * len(arrays)
         for members in groups.values():
-            sz = sizings[members[0]]
+            sz, process = sizings[members[0]], processes[members[0]]
             cfg = self._config(sz, box, device)
             fit = train_ensemble(
                 [arrays[e] for e in members], process, cfg, [rngs[e] for e in members]
@@ -574,6 +591,7 @@ class OracleScoreDiffusion(_ControlBase):
         X = self._setup(X, rng)
         if X.shape[1] != self.target.dim:
             raise ValueError(f"X has dimension {X.shape[1]}: expected D={self.target.dim}")
+        self.process_ = _process_for_rule(self, self.process_, self.n_, self.dim_)
         sz = size(self.sizing, self.n_, self.dim_, self.process_, s=self.s, t_min=self.t_min,
                   t_end=self.t_end, sample_steps=self.sample_steps)  # fmt: skip
         self.sizing_ = sz

@@ -144,8 +144,15 @@ def test_all_points_at_the_floor_are_not_measurable():
 
 def test_unmeasurable_names_what_removed_the_points():
     df = table(np.random.default_rng(11))
+    clean = fit_rate(df)
     df.loc[df["n"] >= 1000, "flag"] = "rising"
-    assert fit_rate(df).verdict == "not measurable: flagged rising/unresolved"
+    flagged = fit_rate(df)
+    assert flagged.verdict == "not measurable: flagged rising/unresolved"
+    # the same fit keeping the flagged rows is reported beside it, and shown in the points
+    assert flagged.flagged_exponent == pytest.approx(clean.exponent, rel=1e-12)
+    assert flagged.flagged_ci_low == pytest.approx(clean.ci_low, rel=1e-12)
+    assert flagged.points["k"].tolist() == [3] * 6 and np.isfinite(flagged.points["mean"]).all()
+    assert "keeping the rising/unresolved rows" in flagged.summary()
     df.loc[df["n"] >= 1000, ["status", "value"]] = ["diverged", np.nan]
     assert fit_rate(df).verdict == "not measurable: failed"
 

@@ -61,7 +61,7 @@ def _ddpm_sizing(spec: StudySpec) -> list[str]:
         for n in (min(spec.n), max(spec.n))
     )
     return [
-        f"  n {min(spec.n)} → {max(spec.n)}: width {lo.width} → {hi.width}, training steps "
+        f"  n {min(spec.n)} → {max(spec.n)}: width ≈ {lo.width} → {hi.width}, training steps "
         f"{lo.steps} → {hi.steps} (held-out early stop), T̲ {lo.t_min:.3g} → {hi.t_min:.3g}, "
         f"sampling steps {lo.sample_steps} → {hi.sample_steps}"
     ]

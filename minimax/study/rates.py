@@ -72,6 +72,10 @@ class RateFit:
     n_rows: int = 0
     wls_exponent: float = math.nan
     wls_se: float = math.nan
+    #: the same fit keeping rows flagged rising/unresolved (lower bounds), when any were dropped
+    flagged_exponent: float = math.nan
+    flagged_ci_low: float = math.nan
+    flagged_ci_high: float = math.nan
     verdict: str = "not measurable: too few points"
     points: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     local_slopes: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
@@ -121,6 +125,9 @@ class RateFit:
             "wls_exponent": self.wls_exponent,
             "wls_se": self.wls_se,
             "excluded_rows": len(self.excluded),
+            "flagged_exponent": self.flagged_exponent,
+            "flagged_ci_low": self.flagged_ci_low,
+            "flagged_ci_high": self.flagged_ci_high,
             "verdict": self.verdict,
         }
 
@@ -146,6 +153,11 @@ class RateFit:
                 ]
                 lines.append("  local slopes " + ", ".join(parts))
         lines.append(f"  verdict: {self.verdict}")
+        if math.isfinite(self.flagged_exponent):
+            lines.append(
+                f"  keeping the rising/unresolved rows (TV lower bounds; indicative only): "
+                f"{self.flagged_exponent:.3f} [{self.flagged_ci_low:.3f}, {self.flagged_ci_high:.3f}]"
+            )
         if len(self.excluded):
             by = self.excluded.groupby("reason")["n"].apply(lambda s: sorted(set(s)))
             lines.append(
@@ -165,13 +177,16 @@ def fit_rate(
     level: float = 0.95,
     floor_factor: float = 2.0,
     cov: str = "crv3",
+    exclude_flags: bool = True,
 ) -> RateFit:
     """Fit error ≍ n^(-a) for one (arm, estimator, metric) of a tidy results table.
 
     ``estimator`` and ``arm`` may be omitted when the table holds only one. ``theory`` defaults
     to the metric's minimax exponent (s/(2s+D) for TV, 2s/(2s+D) for the score error).
     ``cov`` is the cluster-robust covariance: ``"crv3"`` (default, see the module doc) or
-    ``"crv1"``.
+    ``"crv1"``. With ``exclude_flags`` (default) rows flagged rising/unresolved are left out;
+    when any were, the same fit with them kept is reported beside it (``flagged_*`` fields):
+    their TV values are lower bounds, so that exponent is indicative only.
     """
     check_choice("cov", cov, tuple(COV_TYPES))
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
@@ -189,7 +204,7 @@ def fit_rate(
         metric=metric, estimator=estimator, arm=arm, theory=float(theory), level=level, cov=cov
     )
 
-    sel["reason"] = _row_reasons(sel)
+    sel["reason"] = _row_reasons(sel, exclude_flags)
     points = _points(sel, floor_factor)
     below = set(points.loc[points["below_floor"], "n"])
     sel.loc[sel["n"].isin(below) & (sel["reason"] == ""), "reason"] = (
@@ -202,6 +217,16 @@ def fit_rate(
         sel["reason"] != "", ["n", "replicate", "value", "floor", "reason"]
     ].reset_index(drop=True)
 
+    if exclude_flags and fit.excluded["reason"].str.startswith("flag").any():
+        alt = fit_rate(
+            df, metric, estimator, arm=arm, theory=theory, level=level,
+            floor_factor=floor_factor, cov=cov, exclude_flags=False,
+        )  # fmt: skip
+        fit.flagged_exponent, fit.flagged_ci_low, fit.flagged_ci_high = (
+            alt.exponent,
+            alt.ci_low,
+            alt.ci_high,
+        )
     sizes = np.sort(used["n"].unique())
     if len(sizes) < 3:
         fit.verdict = _unmeasurable(fit.excluded, len(sizes))
@@ -231,10 +256,11 @@ def _only(df: pd.DataFrame, column: str, value):
     return value
 
 
-def _row_reasons(sel: pd.DataFrame) -> pd.Series:
+def _row_reasons(sel: pd.DataFrame, exclude_flags: bool = True) -> pd.Series:
     value = sel["value"].astype(float)
     reason = pd.Series("", index=sel.index, dtype=object)
-    reason[sel["flag"].isin(BAD_FLAGS)] = "flag " + sel["flag"].astype(str)
+    if exclude_flags:
+        reason[sel["flag"].isin(BAD_FLAGS)] = "flag " + sel["flag"].astype(str)
     reason[~np.isfinite(value) | (value <= 0)] = "value not positive"
     failed = sel["status"] != "ok"
     reason[failed] = sel.loc[failed, "status"].astype(str)
@@ -242,25 +268,27 @@ def _row_reasons(sel: pd.DataFrame) -> pd.Series:
 
 
 def _points(sel: pd.DataFrame, floor_factor: float) -> pd.DataFrame:
-    """Per n: replicates that count, mean ± se, mean and se of log error, mean floor."""
+    """Per n: mean ± se over every successful row (flagged ones included: they are lower
+    bounds, shown but not fitted), mean and se of log error over the rows the fit may use,
+    and the mean floor."""
     rows = []
     for n, g in sel.groupby("n", sort=True):
-        ok = g[g["reason"] == ""]
-        v = ok["value"].to_numpy(float)
-        k = len(v)
-        logv = np.log(v) if k else v
+        shown = g[(g["status"] == "ok") & (g["value"] > 0)]["value"].to_numpy(float)
+        fitted = np.log(g.loc[g["reason"] == "", "value"].to_numpy(float))
+        k, kf = len(shown), len(fitted)
         floor = (
             float(np.nanmean(g["floor"].to_numpy(float))) if g["floor"].notna().any() else np.nan
         )
-        mean = float(v.mean()) if k else np.nan
+        mean = float(shown.mean()) if k else np.nan
         rows.append(
             {
                 "n": int(n),
                 "k": k,
                 "mean": mean,
-                "se": float(v.std(ddof=1) / math.sqrt(k)) if k > 1 else np.nan,
-                "mean_log": float(logv.mean()) if k else np.nan,
-                "se_log": float(logv.std(ddof=1) / math.sqrt(k)) if k > 1 else np.nan,
+                "se": float(shown.std(ddof=1) / math.sqrt(k)) if k > 1 else np.nan,
+                "k_fit": kf,
+                "mean_log": float(fitted.mean()) if kf else np.nan,
+                "se_log": float(fitted.std(ddof=1) / math.sqrt(kf)) if kf > 1 else np.nan,
                 "floor": floor,
                 "flags": int((g["flag"].isin(BAD_FLAGS)).sum()),
                 "failed": int((g["status"] != "ok").sum()),

@@ -159,7 +159,8 @@ def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, s
         sub = f" · dotted: theory {theory:.3f}" if math.isfinite(theory) else ""
         ax.set_title(f"{title}\nfit ± 95% band{sub} · dashed: floor", fontsize=6)
         ax.legend(loc="best", frameon=False)
-        files = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+        # the stem holds dots (s=1.5): append the suffix rather than replace "a suffix"
+        files = [stem.parent / f"{stem.name}.{ext}" for ext in ("png", "pdf")]
         stem.parent.mkdir(parents=True, exist_ok=True)
         for path in files:
             tmp = path.with_name(f".tmp-{path.name}")

@@ -121,6 +121,10 @@ def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, s
             label = fit.estimator
             if fit.measured:
                 label += f": {fit.exponent:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]"
+            elif math.isfinite(fit.flagged_exponent):
+                label += f": flagged (lower bounds ≈ {fit.flagged_exponent:.2f}), not fitted"
+            else:
+                label += f": {fit.verdict}"
             ax.errorbar(
                 pts["n"], pts["mean"], yerr=yerr, fmt="o", ms=2.5, color=c, capsize=1.5, label=label
             )

@@ -1,4 +1,4 @@
-"""``python -m minimax.study {rate,sweep,report,list}``: the study's command line.
+"""``python -m minimax.study {rate,sweep,report,paper,list}``: the study's command line.
 
 Bad input (anything the user typed) prints one line to stderr and exits 2, before any folder
 is created; faults inside a run are not user errors and keep their traceback.
@@ -186,6 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("dir", help="results folder written by rate or sweep")
     report.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
 
+    paper = sub.add_parser(
+        "paper",
+        help="the paper's figures, tables and macros from a results folder (no recomputation)",
+        description="Write the rate plots, the exponent figure, the error-budget figures, "
+        "the tables (LaTeX booktabs and Markdown) and macros.tex for paper/main.tex from a "
+        "stored results folder alone.",
+        formatter_class=_formatter,
+    )
+    paper.add_argument("dir", help="results folder written by rate or sweep")
+    paper.add_argument(
+        "--out", default="paper", help="paper folder (figures/, tables/, macros.tex)"
+    )
+    paper.add_argument("--no-figures", action="store_true", help="tables and macros only")
+
     sub.add_parser(
         "list",
         help="targets, estimators, metrics, samplers and presets",
@@ -332,10 +346,12 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         if args.command == "list":
             return _list()
-        if args.command == "report":
+        if args.command in ("report", "paper"):
             from minimax.study import store
 
             table = store.read_table(args.dir)  # the one user error report can meet
+            if args.command == "paper":
+                _check_out(Path(args.out))
         else:
             if args.command == "rate":
                 specs = _rate_specs(args)
@@ -354,6 +370,16 @@ def main(argv=None) -> int:
         rep = build_report(table, Path(args.dir), figures=not args.no_figures)
         print(rep.text, end="")
         print("wrote:\n" + "\n".join(f"  {p}" for p in rep.files))
+        return 0
+    if args.command == "paper":
+        from minimax.study.paper import build_paper
+
+        paper = build_paper(args.dir, args.out, figures=not args.no_figures)
+        print(
+            f"{len(paper.fits)} fits; {len(paper.macros)} macros; budget components absent: "
+            + (", ".join(paper.absent_budget) or "none")
+        )
+        print("wrote:\n" + "\n".join(f"  {p}" for p in paper.files))
         return 0
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -1,0 +1,199 @@
+"""The `paper` command: figures, tables and macros from a stored results folder alone.
+
+The fixture tests/fixtures/tiny is a real (tiny) run of the tool: ``python -m minimax.study
+sweep tests/fixtures/tiny.toml`` (3 arms, D = 1 and 2, DDPM, KDE, oracle-score sampler and the
+trivial baselines, metrics tv and score), with its per-cell cache removed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from minimax.study.cli import main
+from minimax.study.paper import fmt, fmt_p, macro_name
+from minimax.study.rates import fit_rates
+from minimax.study.report import slug
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "tiny"
+TABLES = ("exponents", "targets", "budget", "hyperparameters")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The fixture copied to a fresh folder and the paper built from it once (figures too)."""
+    base = tmp_path_factory.mktemp("paper")
+    results = base / "results"
+    shutil.copytree(FIXTURE, results)
+    before = sorted(p.name for p in results.rglob("*"))
+    out = base / "paper"
+    assert main(["paper", str(results), "--out", str(out)]) == 0
+    return results, out, before
+
+
+def test_paper_regenerates_every_figure_and_table_from_the_fixture(built):
+    results, out, before = built
+    df = pd.read_parquet(results / "results.parquet")
+    # nothing is recomputed or written into the results folder
+    assert sorted(p.name for p in results.rglob("*")) == before
+    figs = out / "figures"
+    for arm in df["arm"].unique():
+        for ext in ("png", "pdf"):
+            assert (figs / f"rate_{slug(arm)}_tv.{ext}").stat().st_size > 1000
+        has_ddpm = ((df["arm"] == arm) & (df["estimator"] == "ddpm")).any()
+        assert (figs / f"budget_{slug(arm)}.png").exists() == has_ddpm
+    for ext in ("png", "pdf"):
+        assert (figs / f"exponents.{ext}").stat().st_size > 1000
+    for name in TABLES:
+        assert (out / "tables" / f"{name}.tex").read_text().startswith("\\begin{tabular}")
+        assert (out / "tables" / f"{name}.md").read_text().startswith("| ")
+    for name in ("exponents", "rates", "budget"):
+        assert "\\includegraphics" in (figs / f"{name}.tex").read_text()
+    assert (out / "macros.tex").read_text().count("\\newcommand") > 50
+    # no temporary file is left behind (writes are atomic renames)
+    assert not [p for p in out.rglob("*") if p.name.startswith(".tmp")]
+
+
+def test_tables_and_macros_hold_the_fit_objects_numbers(built):
+    results, out, _ = built
+    df = pd.read_parquet(results / "results.parquet")
+    rows = _markdown_rows(out / "tables" / "exponents.md")
+    macros = _macros(out / "macros.tex")
+    fits = [f for arm in df["arm"].unique() for f in fit_rates(df[df["arm"] == arm], "tv")]
+    assert len(rows) == len(fits) > 0
+    for f in fits:
+        D, s = (
+            int(df.loc[df["arm"] == f.arm, "D"].iloc[0]),
+            float(df.loc[df["arm"] == f.arm, "s"].iloc[0]),
+        )
+        (row,) = [
+            r for r in rows if (r["D"], r["s"], r["estimator"]) == (str(D), f"{s:g}", f.estimator)
+        ]
+        # the table prints 3 decimals: equal to the fit up to half a unit of the last one
+        assert float(row["exponent"]) == pytest.approx(f.exponent, abs=5e-4)
+        lo, hi = (float(v) for v in row["95% CI"].strip("[]").split(","))
+        assert (lo, hi) == pytest.approx((f.ci_low, f.ci_high), abs=5e-4)
+        assert float(row["theory"]) == pytest.approx(s / (2 * s + D), abs=5e-4)
+        assert row["p"] == fmt_p(f.p_value)
+        assert row["n"] == f"{f.n_min}–{f.n_max}"
+        assert row["sizes"] == str(f.n_points)
+        assert row["verdict"] == f.verdict
+        tag = macro_name(f.estimator, "D", D, "S", s)
+        assert float(macros[f"Exp{tag}"]) == pytest.approx(f.exponent, abs=5e-4)
+        assert macros[f"Pval{tag}"] == fmt_p(f.p_value)
+    ddpm = [f for f in fits if f.estimator == "ddpm"]
+    assert macros["DdpmFits"] == str(len(ddpm))
+    ratio = sum(f.exponent / f.theory for f in ddpm) / len(ddpm)
+    assert float(macros["DdpmMeanRatio"]) == pytest.approx(ratio, abs=5e-3)
+
+
+def test_budget_table_holds_the_means_of_the_results_table(built):
+    results, out, _ = built
+    df = pd.read_parquet(results / "results.parquet")
+    rows = _markdown_rows(out / "tables" / "budget.md")
+    ok = df[(df["estimator"] == "ddpm") & (df["status"] == "ok")]
+    assert rows
+    for r in rows:
+        sel = ok[(ok["D"] == int(r["D"])) & (ok["s"] == float(r["s"])) & (ok["n"] == int(r["n"]))]
+        tv = sel[sel["metric"] == "tv"]
+        assert r["total TV"] == fmt(tv["value"].mean())  # the same number, as printed
+        oracle = df[(df["estimator"] == "oracle-score") & (df["metric"] == "tv")
+                    & (df["D"] == int(r["D"])) & (df["s"] == float(r["s"])) & (df["n"] == int(r["n"]))]  # fmt: skip
+        assert r["oracle-score sampler TV"] == fmt(oracle["value"].mean())
+        score = sel[sel["metric"] == "score"]
+        assert r["score error"] == fmt(score["value"].mean())
+
+
+def test_latex_tables_parse_without_tex(built):
+    _, out, _ = built
+    for name in TABLES:
+        _check_tabular((out / "tables" / f"{name}.tex").read_text(), name)
+    for name in ("exponents", "rates", "budget"):
+        text = (out / "figures" / f"{name}.tex").read_text()
+        _check_balanced(text, name)
+        assert not re.search(r"\b(nan|NaN|inf)\b", text)
+    _check_balanced((out / "macros.tex").read_text(), "macros")
+
+
+def test_macros_define_every_macro_main_tex_uses(built):
+    _, out, _ = built
+    main_tex = (ROOT / "paper" / "main.tex").read_text()
+    body = "\n".join(line.split("%")[0] if not line.lstrip().startswith("%") else ""
+                     for line in main_tex.splitlines())  # fmt: skip
+    used = set(re.findall(r"\\([A-Z][A-Za-z]*)", body))  # generated macros are capitalised
+    assert used, "main.tex quotes no number through a macro"
+    defined = set(_macros(out / "macros.tex"))
+    assert used <= defined, sorted(used - defined)
+    committed = ROOT / "paper" / "macros.tex"
+    if committed.exists():  # the paper built from results/quick
+        assert used <= set(_macros(committed)), sorted(used - set(_macros(committed)))
+    for inc in re.findall(r"\\input\{([^}]+)\}", body):
+        if inc != "macros":
+            assert (out / f"{inc}.tex").exists(), inc
+
+
+def test_paper_without_results_exits_2_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "paper"
+    assert main(["paper", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "results folder=" in err
+    assert not out.exists()
+
+
+def test_small_helpers():
+    assert macro_name("ddpm-fixed-tmin", "D", 2, "S", 1.5) == "DdpmFixedTminDTwoSOnePtFive"
+    assert fmt(math.nan) == "---" and fmt(None) == "---"
+    assert fmt(-1e-17, fixed=True) == "0.000"
+    assert fmt(0.00546) == "0.0055" and fmt(0.5) == "0.500" and fmt(7) == "7"
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _markdown_rows(path: Path) -> list[dict]:
+    lines = [ln for ln in path.read_text().splitlines() if ln.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    return [dict(zip(head, (c.strip() for c in ln.strip("|").split("|")), strict=True))
+            for ln in lines[2:]]  # fmt: skip
+
+
+def _macros(path: Path) -> dict[str, str]:
+    return dict(re.findall(r"\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}\s*$", path.read_text(), re.M))
+
+
+def _check_balanced(text: str, name: str) -> None:
+    stack = []
+    for kind, env in re.findall(r"\\(begin|end)\{([^}]+)\}", text):
+        if kind == "begin":
+            stack.append(env)
+        else:
+            assert stack and stack.pop() == env, f"{name}: \\end{{{env}}} does not close"
+    assert not stack, f"{name}: unclosed {stack}"
+    depth = 0
+    for c in re.sub(r"\\[{}]", "", text):
+        depth += (c == "{") - (c == "}")
+        assert depth >= 0, f"{name}: unbalanced braces"
+    assert depth == 0, f"{name}: unbalanced braces"
+    assert text.count("$") % 2 == 0 or "\\$" in text, f"{name}: unbalanced $"
+
+
+def _check_tabular(text: str, name: str) -> None:
+    _check_balanced(text, name)
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("\\begin{tabular}{") and lines[-1] == "\\end{tabular}"
+    ncol = len(re.match(r"\\begin\{tabular\}\{([lrc]+)\}", lines[0]).group(1))
+    assert lines[1] == "\\toprule" and lines[3] == "\\midrule" and lines[-2] == "\\bottomrule"
+    rows = [ln for ln in lines[2:-2] if ln != "\\midrule"]
+    assert len(rows) >= 2
+    for ln in rows:
+        assert ln.endswith("\\\\"), ln
+        cells = re.split(r"(?<!\\)&", ln[:-2])
+        assert len(cells) == ncol, f"{name}: {len(cells)} cells, {ncol} columns: {ln}"
+        for c in cells:
+            assert not re.search(r"\b(nan|NaN|inf|None)\b", c), f"{name}: {c}"
+            assert not re.search(r"(?<!\\)[_%#]", c), f"{name}: unescaped character in {c}"
+            assert c.count("$") % 2 == 0, f"{name}: unbalanced $ in {c}"

@@ -195,5 +195,6 @@ def _check_tabular(text: str, name: str) -> None:
         assert len(cells) == ncol, f"{name}: {len(cells)} cells, {ncol} columns: {ln}"
         for c in cells:
             assert not re.search(r"\b(nan|NaN|inf|None)\b", c), f"{name}: {c}"
-            assert not re.search(r"(?<!\\)[_%#]", c), f"{name}: unescaped character in {c}"
+            text = re.sub(r"\$[^$]*\$", "", c)  # subscripts are fine inside math
+            assert not re.search(r"(?<!\\)[_%#^]", text), f"{name}: unescaped character in {c}"
             assert c.count("$") % 2 == 0, f"{name}: unbalanced $ in {c}"

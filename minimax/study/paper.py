@@ -340,39 +340,100 @@ def hyperparameter_table(df: pd.DataFrame, estimator: str = BUDGET_ESTIMATOR) ->
     return Table(columns, rows, align, tex_columns=tex_cols, tex_cells=tex, rules_after=rules)
 
 
-def target_table(df: pd.DataFrame) -> Table:
-    """The targets: D, s, p, boundary, their L1 smoothness, TV to the uniform density and the
-    certified density bounds (from ``target_params``)."""
+def measured_smoothness(row: pd.Series) -> tuple[float, float]:
+    """The target's L1 smoothness measured from its own pdf and cell masses (modulus of
+    smoothness and wavelet-detail decay, :func:`minimax.targets.smoothness.estimate_smoothness`;
+    theory.md section 7). The target is rebuilt from the columns that define it (kind, D, s, p,
+    boundary, seed, the arm's largest n): a property of the truth, not a recomputed cell.
+    With few levels the modulus is fitted over [2^-J, 2^-(j0+1)]; NaN where no range exists."""
+    from minimax.study.spec import TargetSpec
+    from minimax.study.worker import build_target
+    from minimax.targets.smoothness import estimate_smoothness
+
+    spec = TargetSpec(
+        kind=str(row["target"]),
+        D=int(row["D"]),
+        s=float(row["s"]),
+        p=float(row["p"]),
+        boundary=str(row["boundary"]),
+        seed=int(row["target_seed"]),
+    )
+    target = build_target(spec, int(row["n_max"]))
+    try:
+        est = estimate_smoothness(target)
+    except ValueError:
+        # few levels (small n_max, D = 2): the default modulus range is empty; fit the whole
+        # range between the finest and the coarsest level instead
+        j0, J = getattr(target, "j0", None), getattr(target, "J", None)
+        if j0 is None or J is None or J - j0 < 3:
+            return (math.nan, math.nan)
+        try:
+            est = estimate_smoothness(target, h_range=(2.0**-J, 2.0 ** -(j0 + 1)))
+        except ValueError:
+            return (math.nan, math.nan)
+    return (float(est.modulus_s), float(est.detail_s))
+
+
+def measured_smoothness_by_arm(df: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """:func:`measured_smoothness` of every arm's target."""
+    out = {}
+    for arm, _, _ in _arms(df):
+        a = df[df["arm"] == arm]
+        r = a.iloc[0].copy()
+        r["n_max"] = int(a["n"].max())
+        out[arm] = measured_smoothness(r)
+    return out
+
+
+def target_table(df: pd.DataFrame, measured: dict | None = None) -> Table:
+    """The targets: D, s, p, boundary, the nominal L1 smoothness recorded by the target, the
+    two ``measured`` values (by arm), TV to the uniform density, certified pdf bounds."""
     rows = []
     for arm, D, s in _arms(df):
         r = df[df["arm"] == arm].iloc[0]
         tp = json.loads(r["target_params"]) if isinstance(r.get("target_params"), str) else {}
+        mod, det = (measured or {}).get(arm, (math.nan, math.nan))
         rows.append(
             [
                 str(D),
                 f"{s:g}",
                 f"{float(r['p']):g}",
                 str(r["boundary"]),
-                fmt(tp.get("smoothness_l1", math.nan)),
+                fmt(tp.get("smoothness_l1", math.nan), 2, fixed=True),
+                fmt(mod, 2, fixed=True),
+                fmt(det, 2, fixed=True),
                 fmt(tp.get("tv_to_uniform", math.nan)),
                 fmt(tp.get("pdf_min_certified", math.nan)),
                 fmt(tp.get("pdf_max_certified", math.nan)),
             ]
         )
     return Table(
-        columns=["D", "s", "p", "boundary", "L1 smoothness", "TV to uniform", "min q", "max q"],
+        columns=[
+            "D",
+            "s",
+            "p",
+            "boundary",
+            "L1 smoothness",
+            "measured (modulus)",
+            "measured (details)",
+            "TV to uniform",
+            "min q",
+            "max q",
+        ],  # fmt: skip
         tex_columns=[
             "$D$",
             "$s$",
             "$p$",
             "boundary",
-            "$L^1$ smoothness",
+            "nominal",
+            "$\\omega_m$ slope",
+            "detail slope",
             "TV$(q,\\mathrm{unif})$",
             "$\\min q$",
             "$\\max q$",
         ],  # fmt: skip
         cells=rows,
-        align="rrrlrrrr",
+        align="rrrlrrrrrr",
     )
 
 
@@ -578,7 +639,11 @@ def _verdict_kind(f: RateFit) -> str:
 
 
 def make_macros(
-    df: pd.DataFrame, fits: list[RateFit], budgets: dict[str, pd.DataFrame], study: dict
+    df: pd.DataFrame,
+    fits: list[RateFit],
+    budgets: dict[str, pd.DataFrame],
+    study: dict,
+    measured: dict | None = None,
 ) -> dict[str, str]:
     """Every number the text quotes, by name. Summary macros (always defined, ``---`` when the
     table lacks them) and one set per (estimator, D, s) fit."""
@@ -605,6 +670,11 @@ def make_macros(
         v = tp[key].astype(float) if key in tp else pd.Series(dtype=float)
         m[f"{name}Min"] = fmt(v.min() if len(v) else math.nan, 2)
         m[f"{name}Max"] = fmt(v.max() if len(v) else math.nan, 2)
+    s_of = {a: s for a, _, s in arms}
+    devs = [
+        abs(v - s_of[a]) for a, pair in (measured or {}).items() for v in pair if math.isfinite(v)
+    ]
+    m["SmoothnessMaxDeviation"] = fmt(max(devs) if devs else math.nan, 2, fixed=True)
     # per estimator: counts of verdicts and the mean departure from theory
     for est in _order([*ESTIMATOR_ORDER, *df["estimator"].unique()]):
         key = macro_name(est)
@@ -768,9 +838,10 @@ def build_paper(results_dir, out="paper", figures: bool = True) -> Paper:
         files.append(_write_text(figdir / "rates.tex", "".join(rate_envs) or "% none\n"))
         files.append(_write_text(figdir / "budget.tex", "".join(budget_envs) or "% none\n"))
 
+    measured = measured_smoothness_by_arm(df)
     tables = {
         "exponents": exponent_table(fits, df),
-        "targets": target_table(df),
+        "targets": target_table(df, measured),
         "budget": budget_table(budgets, arms) if budgets else None,
         "hyperparameters": hyperparameter_table(df),
     }
@@ -783,6 +854,6 @@ def build_paper(results_dir, out="paper", figures: bool = True) -> Paper:
         files.append(_write_text(tabdir / f"{name}.tex", tex))
         files.append(_write_text(tabdir / f"{name}.md", md))
 
-    macros = make_macros(df, fits, budgets, study)
+    macros = make_macros(df, fits, budgets, study, measured)
     files.append(_write_text(out / "macros.tex", macros_tex(macros)))
     return Paper(fits=fits, macros=macros, files=files, absent_budget=absent)

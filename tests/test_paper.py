@@ -22,7 +22,7 @@ from minimax.study.report import slug
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "tiny"
-TABLES = ("exponents", "targets", "budget", "hyperparameters")
+TABLES = ("exponents", "score_exponents", "targets", "budget", "hyperparameters")
 
 
 @pytest.fixture(scope="module")

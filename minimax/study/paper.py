@@ -219,14 +219,15 @@ class Table:
         return "\n".join(lines) + "\n"
 
 
-def exponent_table(fits: list[RateFit], df: pd.DataFrame) -> Table:
-    """Per (D, s, estimator) of the TV fits: exponent, 95% CI, theory, p-value of the theory
-    test, n range, sizes of n, replicates, verdict: the numbers of the RateFit objects."""
+def exponent_table(fits: list[RateFit], df: pd.DataFrame, metric: str = "tv") -> Table:
+    """Per (D, s, estimator) of the ``metric`` fits: exponent, 95% CI, theory (s/(2s+D) for TV,
+    2s/(2s+D) for the score error), p-value of the theory test, n range, sizes of n,
+    replicates, verdict: the numbers of the RateFit objects."""
     arms = {a: (D, s) for a, D, s in _arms(df)}
     reps = df.groupby(["arm", "estimator"])["replicate"].nunique()
     rows, tex, rules = [], [], []
     ordered = sorted(
-        (f for f in fits if f.metric == "tv"),
+        (f for f in fits if f.metric == metric),
         key=lambda f: (
             *arms[f.arm],
             f.arm,
@@ -522,12 +523,18 @@ def plot_budget(budget: pd.DataFrame, title: str, stem: Path) -> list[Path]:
         for i, col in enumerate(budget.columns):
             y = budget[col].astype(float)
             label = col
+            st = styles.get(col, dict(color=f"C{5 + i % 4}", marker="x"))
             if col == "train/held-out loss gap":
-                y, label = y.abs(), "|train − held-out loss|"
+                # signed (held-out minus training loss); log axes take |gap|, open where < 0
+                neg = y[y < 0].abs()
+                y, label = y.abs(), "|held-out − train loss| (open: < 0)"
+                st = {**st, "mfc": st["color"], "markevery": [v > 0 for v in budget[col]]}
+                if len(neg):
+                    ax.plot(neg.index, neg.values, ls="", ms=3, marker=st["marker"],
+                            mfc="white", color=st["color"])  # fmt: skip
             y = y[np.isfinite(y) & (y > 0)]
             if y.empty:
                 continue
-            st = styles.get(col, dict(color=f"C{5 + i % 4}", marker="x"))
             ax.plot(y.index, y.values, ms=3, label=label, **st)
             drawn += 1
         ax.set_xscale("log")
@@ -700,6 +707,21 @@ def make_macros(
         m[f"ExpHi{tag}"] = fmt(f.ci_high, fixed=True)
         m[f"Pval{tag}"] = fmt_p(f.p_value)
         m[f"Theory{macro_name('D', D, 'S', float(s))}"] = fmt(f.theory)
+    for f in (f for f in fits if f.metric == "score"):
+        D, s = arm_ds[f.arm]
+        tag = macro_name(f.estimator, "D", D, "S", float(s))
+        m[f"ScoreExp{tag}"] = fmt(f.exponent, fixed=True)
+        m[f"ScoreExpLo{tag}"] = fmt(f.ci_low, fixed=True)
+        m[f"ScoreExpHi{tag}"] = fmt(f.ci_high, fixed=True)
+    score = [f for f in fits if f.metric == "score" and f.estimator == BUDGET_ESTIMATOR]
+    meas = [f for f in score if f.measured]
+    m["ScoreFits"] = str(len(score))
+    m["ScoreConsistent"] = str(sum(_verdict_kind(f) == "Consistent" for f in score))
+    m["ScoreFlatter"] = str(sum(_verdict_kind(f) == "Flatter" for f in score))
+    m["ScoreSteeper"] = str(sum(_verdict_kind(f) == "Steeper" for f in score))
+    m["ScoreMeanRatio"] = fmt(
+        float(np.mean([f.exponent / f.theory for f in meas])) if meas else math.nan, 2
+    )
     # the budget at the largest n
     tops = {a: largest_component(b) for a, b in budgets.items() if not b.empty}
     names = [t[0] for t in tops.values() if t[0] != "---"]
@@ -823,7 +845,9 @@ def build_paper(results_dir, out="paper", figures: bool = True) -> Paper:
                 _figure_env(
                     f"figures/{name}.pdf",
                     f"Error budget of the DDPM for {latex_escape(arm)}: means over replicates "
-                    f"at each $n$ of {held}. "
+                    f"at each $n$ of {held}. TV, floor and outside mass are on the TV scale; the "
+                    "score error (its own exponent is $2s/(2s+D)$) and the held-out minus "
+                    "training loss (open markers: negative) are in their own units. "
                     + (f"Absent from this results table: {miss}. " if miss else "")
                     + (
                         f"Largest TV-scale component at the largest $n$: "
@@ -841,6 +865,9 @@ def build_paper(results_dir, out="paper", figures: bool = True) -> Paper:
     measured = measured_smoothness_by_arm(df)
     tables = {
         "exponents": exponent_table(fits, df),
+        "score_exponents": exponent_table(fits, df, "score")
+        if any(f.metric == "score" for f in fits)
+        else None,
         "targets": target_table(df, measured),
         "budget": budget_table(budgets, arms) if budgets else None,
         "hyperparameters": hyperparameter_table(df),

@@ -191,6 +191,12 @@ METRICS: dict[str, MetricEntry] = {
         tv_exponent,
     ),
     "w1": MetricEntry("w1", "Wasserstein-1 distance from samples", w1_exponent),
+    "oracle_tv": MetricEntry(
+        "oracle_tv",
+        "TV of the true score through the DDPM's own sampler, T̲, T̄ and steps (its sampling "
+        "error budget; once per n, D <= 2; slow on a CPU: ≈ 0.4 s per sampling step for D = 1)",
+        tv_exponent,
+    ),
     "score": MetricEntry(
         "score",
         "σ²-weighted score error of a trained diffusion model vs the numerical oracle (D <= 2)",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from minimax.study import store
+from minimax.study.budget import budget_table
 from minimax.study.rates import RateFit, fit_rates
 from minimax.study.registry import DERIVED_METRICS
 
@@ -27,7 +28,10 @@ METRIC_LABELS = {
     "w1": "W1(q̂, q)",
     "score": "score error",
     "outside_mass": "mass outside the box",
+    "oracle_tv": "TV of the oracle-score sampler",
 }
+#: metrics shown only in the error budget table (budget.budget_table), not fitted on their own
+BUDGET_ONLY = ("oracle_tv",)
 THEORY_LABELS = {"tv": "s/(2s+D)", "w1": "min((s+1)/(2s+D), 1/2)", "score": "2s/(2s+D)"}
 
 
@@ -44,7 +48,7 @@ def slug(text: str) -> str:
 
 def report_metrics(df: pd.DataFrame) -> list[str]:
     """Metrics with a rate to fit, in the table's order (derived ones such as outside mass last)."""
-    seen = list(dict.fromkeys(df["metric"]))
+    seen = [m for m in dict.fromkeys(df["metric"]) if m not in BUDGET_ONLY]
     return [m for m in seen if m not in DERIVED_METRICS] + [m for m in seen if m in DERIVED_METRICS]
 
 
@@ -197,6 +201,7 @@ def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True
     for arm in dict.fromkeys(df["arm"]):
         adf = df[df["arm"] == arm]
         s, D = float(adf["s"].iloc[0]), int(adf["D"].iloc[0])
+        arm_fits = []
         for metric in report_metrics(adf):
             if metric in DERIVED_METRICS:
                 blocks += [f"== {arm} · {metric}", mean_table(adf, metric), ""]
@@ -205,6 +210,7 @@ def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True
             if not fits:
                 continue
             all_fits.extend(fits)
+            arm_fits.extend(fits)
             theory = fits[0].theory
             head = f"== {arm} · {metric}"
             if math.isfinite(theory):
@@ -215,6 +221,9 @@ def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True
             if out is not None and figures:
                 stem = Path(out) / "figures" / f"rate_{slug(arm)}_{metric}"
                 files += plot_rates(fits, adf[adf["metric"] == metric], metric, arm, stem)
+        budget = budget_table(adf, arm_fits)
+        if budget:
+            blocks += [f"== {arm} · error budget", budget, ""]
     text = "\n".join(blocks).rstrip() + "\n"
     if out is not None:
         out = Path(out)

@@ -91,9 +91,22 @@ def _run_unit(unit: WorkUnit, entry) -> list[CellResult]:
         except Exception as exc:  # a failed ensemble fails each of its cells, with the reason
             members, shared_error = [None] * len(cells), exc
         fit_each = (time.perf_counter() - t1) / len(cells)
+        extra = []
+        if shared_error is None and "oracle_tv" in spec.metrics and entry.has_score:
+            t2 = time.perf_counter()
+            try:
+                extra = [oracle_tv(target, spec, unit.n, options, data[0], cells[0].seed)]
+            except Exception as exc:  # a budget component failing must not fail the DDPM's cells
+                from minimax.metrics.result import MetricResult
+
+                _, why = _describe_error(exc)
+                extra = [MetricResult("oracle_tv", math.nan, method=why, flag="failed")]
+            fit_each += (time.perf_counter() - t2) / len(cells)
         for cell, st, member in zip(cells, streams, members, strict=True):
             results.append(
-                _evaluate(cell, target, member, st, setup / len(cells) + fit_each, shared_error)
+                _evaluate(
+                    cell, target, member, st, setup / len(cells) + fit_each, shared_error, extra
+                )
             )
     else:
         for cell, st, X in zip(cells, streams, data, strict=True):
@@ -108,13 +121,14 @@ def _run_unit(unit: WorkUnit, entry) -> list[CellResult]:
     return results
 
 
-def _evaluate(cell: Cell, target, est, streams, seconds: float, error) -> CellResult:
-    """The metric rows of one fitted estimator (or its failure rows)."""
+def _evaluate(cell: Cell, target, est, streams, seconds: float, error, extra=()) -> CellResult:
+    """The metric rows of one fitted estimator (or its failure rows); ``extra``: metric results
+    computed once for the whole work unit (the oracle-score TV), shared by its replicates."""
     t0 = time.perf_counter()
     metrics: list = []
     if error is None:
         try:
-            metrics = _metrics(cell, target, est, streams)
+            metrics = _metrics(cell, target, est, streams) + list(extra)
         except Exception as exc:
             error = exc
     status, message = ("ok", "") if error is None else _describe_error(error)
@@ -158,9 +172,40 @@ def _metrics(cell: Cell, target, est, streams) -> list:
         elif name == "score":
             if ESTIMATORS[cell.estimator].has_score:
                 out.append(score_metric(target, est, streams["metric"]))
+        elif name == "oracle_tv":
+            pass  # once per work unit (run_unit), for estimators with a learned score
         else:  # validated against METRICS before any work starts
             raise ValueError(f"metric={name!r} is not allowed")
     return out
+
+
+#: samples of the oracle-score sampler per work unit (its cost is the oracle tables per sampling
+#: step, not M: ≈ 0.4 s per step for D = 1 at the default 1024-cell grid on this CPU, so about
+#: 3.5 minutes at n = 8000 where the theory rule takes 500 ancestral steps)
+ORACLE_SAMPLES = 20_000
+
+
+def oracle_tv(target, spec, n: int, options: dict, X, seed: int):
+    """TV of the oracle-score sampler with the DDPM's T̲, T̄, sampling steps and sampler.
+
+    The discretisation + early-stop + prior-mismatch part of the DDPM's error budget (issue 7):
+    ``OracleScoreDiffusion`` built from the same sizing rule and options as the DDPM, fitted on
+    the unit's first data set (for n and the standardisation only), ``ORACLE_SAMPLES`` draws.
+    Its random numbers come from a fourth child of the first cell's seed, so the cells' own
+    streams are untouched.
+    """
+    import inspect
+
+    from minimax import metrics as M
+    from minimax.diffusion import OracleScoreDiffusion
+
+    accepted = set(inspect.signature(OracleScoreDiffusion.__init__).parameters)
+    kw = {k: v for k, v in options.items() if k in accepted}
+    oracle = ESTIMATORS["oracle-score"].build(target, spec, n, kw)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
+    oracle.fit(X, rng)
+    y = np.asarray(oracle.sample(min(spec.samples, ORACLE_SAMPLES), rng), dtype=np.float64)
+    return _renamed(M.tv(target, y, rng=rng), "oracle_tv")
 
 
 #: times per score-error evaluation (log-spaced over [T̲, T̄]) and points per time
@@ -216,7 +261,7 @@ def _derived(name: str, value: float, source):
 def _metric_names(cell: Cell) -> list[str]:
     names = []
     for m in cell.spec.metrics:
-        if m == "score" and not ESTIMATORS[cell.estimator].has_score:
+        if m in ("score", "oracle_tv") and not ESTIMATORS[cell.estimator].has_score:
             continue
         names.append(m)
         names.extend(d for d, src in DERIVED_METRICS.items() if src == m)

@@ -1,0 +1,103 @@
+"""The DDPM's error budget per n: columns in the results table, the budget table and its verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from minimax.study.budget import COMPONENTS, budget_components, budget_table, largest_component
+from minimax.study.report import build_report
+
+
+def _row(est, role, n, rep, metric, value, floor=math.nan, params=None):
+    return {
+        "study": "t", "arm": "a", "target": "besov", "D": 1, "s": 1.0, "p": 2.0,
+        "boundary": "band", "n": n, "replicate": rep, "estimator": est, "role": role,
+        "metric": metric, "value": value, "se": 0.001, "floor": floor, "flag": "ok",
+        "status": "ok", "error": "", "theory": 1 / 3, "m": 10000,
+        "estimator_params": json.dumps(params or {}),
+    }  # fmt: skip
+
+
+def synthetic(oracle: bool) -> pd.DataFrame:
+    """A DDPM whose TV is sampler-dominated (oracle 0.05 of 0.06) at the largest n, and
+    learned-score-dominated (0.04 of 0.10) at the smallest; two trivial baselines."""
+    rows = []
+    for n, tv, orc in ((500, 0.10, 0.04), (2000, 0.08, 0.045), (8000, 0.06, 0.05)):
+        for rep in range(2):
+            d = 0.002 * (rep - 0.5)
+            gap = {"loss_gap": 0.01 * rep}
+            rows.append(_row("ddpm", "diffusion", n, rep, "tv", tv + d, 0.005, gap))
+            rows.append(_row("ddpm", "diffusion", n, rep, "outside_mass", 0.01))
+            if oracle:
+                rows.append(_row("ddpm", "diffusion", n, rep, "oracle_tv", orc, 0.005))
+            rows.append(_row("uniform", "trivial", n, rep, "tv", 0.25))
+            rows.append(_row("gaussian", "trivial", n, rep, "tv", 0.09))
+    return pd.DataFrame(rows)
+
+
+def test_budget_components_split_tv_into_sampler_and_learned_parts():
+    comps = budget_components(synthetic(oracle=True), "ddpm")
+    assert sorted(comps) == [500, 2000, 8000]
+    c = comps[8000]
+    assert c["tv"] == pytest.approx(0.06) and c["sampler"] == pytest.approx(0.05)
+    assert c["learned"] == pytest.approx(0.01) and c["outside"] == pytest.approx(0.01)
+    assert largest_component(c) == ("sampler", pytest.approx(0.05))
+    assert largest_component(comps[500])[0] == "learned"
+
+
+def test_budget_without_oracle_names_the_unsplit_part():
+    comps = budget_components(synthetic(oracle=False), "ddpm")
+    assert "sampler" not in comps[8000]
+    assert largest_component(comps[8000]) == ("unsplit", pytest.approx(0.055))
+
+
+def test_budget_table_names_largest_component_and_baselines():
+    text = budget_table(synthetic(oracle=True))
+    assert f"largest component at n = 8000: {COMPONENTS['sampler']}" in text
+    assert "held-out − train loss = +0.0050" in text
+    lines = {int(ln.split()[0]): ln for ln in text.splitlines() if ln.strip()[:1].isdigit()}
+    assert lines[500].endswith("uniform (NOT gaussian)")  # 0.10 > gaussian's 0.09
+    assert lines[8000].endswith("gaussian,uniform") or lines[8000].endswith("uniform,gaussian")
+
+
+def test_report_prints_the_budget_and_does_not_fit_the_oracle_as_a_rate():
+    rep = build_report(synthetic(oracle=True))
+    assert "error budget" in rep.text and "largest component at n = 8000" in rep.text
+    assert {f.metric for f in rep.fits} == {"tv"}
+
+
+@pytest.mark.slow
+def test_tiny_study_writes_every_budget_column(tmp_path, capsys):
+    """Through the CLI: oracle_tv rows (one oracle run per n, shared by the replicates), the
+    mass outside the box, the TV floor and the loss gap; the printed summary names the largest
+    component at the largest n."""
+    import torch
+
+    from minimax.study.cli import main
+
+    torch.set_num_threads(1)
+    out = tmp_path / "b"
+    argv = ["rate", "--D", "1", "--s", "1", "--n", "200,400,800", "--replicates", "2",
+            "--estimators", "ddpm,uniform,gaussian", "--metrics", "tv,oracle_tv", "--M", "3000",
+            "--set", "ddpm.steps=100", "--set", "ddpm.sample_steps=20",
+            "--set", "ddpm.width=16", "--jobs", "1", "--no-figures", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    df = pd.read_parquet(out / "results.parquet")
+    ddpm = df[df["estimator"] == "ddpm"]
+    assert set(ddpm["metric"]) == {"tv", "outside_mass", "oracle_tv"}
+    assert (ddpm["status"] == "ok").all()
+    orc = ddpm[ddpm["metric"] == "oracle_tv"]
+    assert len(orc) == 6 and orc.groupby("n")["value"].nunique().eq(1).all()
+    assert np.isfinite(orc["floor"]).all() and ((orc["value"] > 0) & (orc["value"] < 1)).all()
+    gaps = ddpm[ddpm["metric"] == "tv"]["estimator_params"].map(lambda p: json.loads(p)["loss_gap"])
+    assert np.isfinite(gaps.to_numpy(float)).all()
+    # the trivial baselines and controls get no oracle row
+    assert "oracle_tv" not in set(df.loc[df["estimator"] != "ddpm", "metric"])
+    assert "largest component at n = 800:" in printed
+    assert "largest component at n = 800:" in (out / "summary.txt").read_text()

@@ -361,6 +361,8 @@ def _level_masses(target: Target, box: np.ndarray, L: int) -> dict:
     edges = [np.linspace(lo, hi, 2**L + 1) for lo, hi in box]
     edges = [np.r_[e[:-1], hi] for e, (_, hi) in zip(edges, box, strict=True)]
     fine = np.asarray(target.cell_masses(edges), dtype=np.float64).reshape((2**L,) * D)
+    # exact masses can round to -1e-17 or 1 + 1e-16; probabilities must stay in [0, 1]
+    fine = np.clip(fine, 0.0, 1.0)
     out = {L: fine}
     for l in range(L - 1, -1, -1):
         out[l] = _coarsen(out[l + 1])

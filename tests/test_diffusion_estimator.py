@@ -219,3 +219,18 @@ def test_reflection_folds_samples_into_the_box():
         assert 0.0 < out < 0.5
         inside = np.mean((Y >= 0.0) & (Y <= 1.0))
         assert inside == 1.0 if boundary == "reflect" else inside == pytest.approx(1 - out)
+
+
+def test_denoise_auto_is_off_under_the_theory_rule_and_the_ode_sampler_warns():
+    X = Q.sample(300, np.random.default_rng(21))
+    theory = _quick(sizing="theory").fit(X, np.random.default_rng(22))
+    assert theory.describe()["denoise"] is False
+    fixed = _quick(sizing="fixed").fit(X, np.random.default_rng(22))
+    assert fixed.describe()["denoise"] is True
+    with pytest.raises(ValueError, match="denoise='maybe'"):
+        _quick(denoise="maybe").fit(X, np.random.default_rng(22)).sample(
+            8, np.random.default_rng(1)
+        )
+    ode = _quick(process="vp", loss="continuous", sampler="heun").fit(X, np.random.default_rng(23))
+    with pytest.warns(RuntimeWarning, match="probability-flow ODE"):
+        ode.sample(16, np.random.default_rng(24))

@@ -37,6 +37,27 @@ then refine the grid (``refined_ddpm``, same continuous β(t)). At n = 32,000 th
 0.001 to 0.0005 and TV from 0.029 to 0.031 (one replicate): the flattening seen there is not T̲
 but, at least partly, this check's own floor (0.013) and 64-cell resolution.
 
+The recipe, measured with the tool itself (studies/ablation_*.toml, results/ablations/; theory
+rule, M = 40,000, 2 replicates, band boundary):
+
+- final Tweedie denoising at T̲: off by default under this rule (estimator.py, denoise="auto").
+  D = 1, s = 1, n = 500/2000/8000: TV 0.070/0.065/0.0295 without, 0.079/0.048/0.039 with (WLS
+  exponent 0.33 ± 0.08 vs 0.18 ± 0.04, theory 0.333); D = 2, s = 1.5, n = 250 → 8000: 0.102 →
+  0.063 without, 0.142 → 0.063 with (lower or equal at every n; nearly every point of both is
+  flagged "rising", so the step is not what causes those flags). Without the step 4-9% of the
+  samples (D = 2) leave the box before reflection; with it 1-6%.
+- training steps: the held-out stop ends most D = 1 fits before the cap (best step 1400-4200),
+  but the D = 2, s = 1.5 fits at n = 8000 kept improving to the cap (best step 5600-5657 of
+  5657); studies/ablation_d2_steps.toml doubles the cap there.
+- samplers: the probability-flow ODE samplers ("heun", "adaptive") with a trained network at the
+  rule's small T̲ collapse the samples onto a few points (TV ≈ 0.84 against 0.04-0.05 for
+  ancestral/euler on the same fit): the learned score memorises at small t and the ODE adds no
+  noise to hide it. DiffusionEstimator.sample warns.
+- evaluation M: resolving the error C n^{-s/(2s+D)} at the scale n^{-1/(2s+D)} needs M ≳
+  4^D n/(2πC²) (theory.md §9; study.budget.resolution_samples, C ≈ 0.6 measured): 14,000 for
+  D = 1 and 57,000 for D = 2 at n = 8000. The default D = 2 rate study's M = 40,000 is below the
+  latter and it says so; some of its n = 8000 points are flagged "rising".
+
 Measured on this project's 2-core CPU (one thread, torch 2.13): an ensemble of 5 members, width
 64, depth 3, batch 256 trains at ≈ 270 steps/s (≈ 1,300 model-steps/s); width 128 at ≈ 100
 steps/s. The theory rule at n = 1000 (D = 1, s = 1: width 64, 2000 steps) thus trains 5 replicates

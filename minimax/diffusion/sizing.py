@@ -48,7 +48,10 @@ rule, M = 40,000, 2 replicates, band boundary):
   samples (D = 2) leave the box before reflection; with it 1-6%.
 - training steps: the held-out stop ends most D = 1 fits before the cap (best step 1400-4200),
   but the D = 2, s = 1.5 fits at n = 8000 kept improving to the cap (best step 5600-5657 of
-  5657); studies/ablation_d2_steps.toml doubles the cap there.
+  5657). Doubling the cap (studies/ablation_d2_steps.toml, 11,314 steps) moved the mean TV at
+  n = 2000/4000/8000 from 0.073/0.068/0.063 to 0.069/0.061/0.053 (2 replicates each, spread up
+  to ±0.013): a likely but unproven gain at the largest n, at twice the training time there; not
+  adopted in the rule because the default D = 2 rate study must stay within 10 minutes.
 - samplers: the probability-flow ODE samplers ("heun", "adaptive") with a trained network at the
   rule's small T̲ collapse the samples onto a few points (TV ≈ 0.84 against 0.04-0.05 for
   ancestral/euler on the same fit): the learned score memorises at small t and the ODE adds no

@@ -472,6 +472,9 @@ def budget_frame(df: pd.DataFrame, arm: str) -> pd.DataFrame:
     oracle = d[d["metric"].isin(ORACLE_TV_METRICS)]
     if oracle.empty:
         oracle = a[(a["estimator"] == "oracle-score") & (a["metric"] == "tv")]
+    # an "unresolved" TV has no admissible level: no value to show (a "rising" one is a lower
+    # bound and stays, as it does in the total TV)
+    oracle = oracle[oracle["flag"] != "unresolved"]
     if len(oracle):
         out["oracle-score sampler TV"] = per_n(oracle)
     om = d[d["metric"] == "outside_mass"]
@@ -785,6 +788,20 @@ def make_macros(
     else:
         m["BudgetTopComponent"], m["BudgetTopCount"] = "---", "0"
     m["BudgetArms"] = str(len(tops))
+    for arm, D, s in arms:  # the sampler's own TV (oracle score, same sampler) per arm
+        b = budgets.get(arm)
+        if b is not None and "oracle-score sampler TV" in b:
+            col = b["oracle-score sampler TV"].dropna()
+            if len(col):
+                tag = macro_name("D", D, "S", float(s))
+                m[f"OracleTv{tag}First"], m[f"OracleTv{tag}Last"] = (
+                    fmt(col.iloc[0]),
+                    fmt(col.iloc[-1]),
+                )
+                m[f"OracleTv{tag}NFirst"] = str(int(col.index[0]))
+                m[f"OracleTv{tag}NLast"] = str(int(col.index[-1]))
+                total = b["total TV"].reindex(col.index)
+                m[f"OracleTvShare{tag}Last"] = fmt(col.iloc[-1] / total.iloc[-1], 2)
     outside = [b["outside mass"].iloc[-1] for b in budgets.values() if "outside mass" in b]
     m["OutsideMassMax"] = fmt(max(outside) if outside else math.nan)
     ratios = [

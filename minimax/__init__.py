@@ -6,3 +6,36 @@ dimensions as the sample size n grows, against the minimax exponent s/(2s+D)
 """
 
 __version__ = "0.1.0"
+
+
+import functools as _functools
+
+
+def code_version() -> str:
+    """``__version__`` plus a fingerprint of the code that produces numbers.
+
+    The fingerprint is the SHA-256 of the source of the targets, estimators, metrics and the
+    study worker (not of reporting code), so a study's cell cache never mixes results computed
+    by different code: a changed recipe recomputes its cells instead of reusing stale ones.
+    """
+    return f"{__version__}+{_fingerprint()}"
+
+
+@_functools.cache
+def _fingerprint() -> str:
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).parent
+    files = [
+        p
+        for d in ("targets", "diffusion", "baselines", "metrics")
+        for p in sorted((root / d).glob("*.py"))
+    ]
+    files += [root / n for n in ("estimator.py", "validation.py", "runtime.py")]
+    files += [root / "study" / n for n in ("worker.py", "registry.py", "spec.py")]
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]

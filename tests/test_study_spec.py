@@ -182,3 +182,15 @@ def test_bad_study_files_raise_value_errors(tmp_path, text, message):
 
 def test_target_spec_key_is_canonical():
     assert TargetSpec(D=2, s=1.5).key() == TargetSpec(D=2, s=np.float64(1.5).item()).key()
+
+
+def test_cache_identity_follows_the_code_that_computes_numbers(monkeypatch):
+    """A changed recipe must recompute its cells, never reuse cells computed by older code."""
+    import minimax
+    import minimax.study.spec as spec_module
+
+    cell = next(iter(small().cells()))
+    base = cell.cell_id
+    assert minimax.code_version().startswith(minimax.__version__ + "+")
+    monkeypatch.setattr(spec_module, "code_version", lambda: minimax.__version__ + "+other")
+    assert cell.cell_id != base

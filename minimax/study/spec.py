@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minimax import __version__
+from minimax import code_version
 from minimax.study.registry import ESTIMATORS, METRICS, target_kinds
 from minimax.validation import check_choice, check_int, check_real
 
@@ -216,7 +216,7 @@ class Cell:
         """
         s = self.spec
         content = {
-            "version": __version__,
+            "version": code_version(),
             "study": s.name,
             "study_seed": s.seed,
             "target": asdict(s.target),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minimax import __version__
+from minimax import code_version
 from minimax.study.registry import DERIVED_METRICS, ESTIMATORS, theory_exponent
 from minimax.study.spec import Cell, TargetSpec, WorkUnit
 
@@ -310,7 +310,7 @@ def _base_row(cell: Cell, target, est, status: str, error: str, seconds: float) 
         "error": error,
         "seconds": float(seconds),
         "device": str(est_desc.get("device", "cpu")),
-        "version": __version__,
+        "version": code_version(),
         "seed": cell.seed,
         "data_seed": cell.data_seed,
         "cell_id": cell.cell_id,

@@ -175,3 +175,25 @@ def test_jobs_and_backends_give_identical_numbers(tmp_path, capsys):
     pd.testing.assert_frame_equal(numbers(one), numbers(dask))
     assert len(one) == 3 * 2 * 3 * 2  # cells × (tv, outside_mass)
     assert (one["status"] == "ok").all()
+
+
+def test_cells_from_a_worker_running_other_code_are_refused(tmp_path, monkeypatch):
+    """A worker whose code hashes a cell differently must not file its numbers in this study."""
+    from minimax.study import runner
+    from minimax.study.spec import spec_from_values
+    from minimax.study.worker import CellResult
+
+    spec = spec_from_values(
+        {"D": 1, "s": 1.0, "n": [100, 200, 400], "replicates": 1, "estimators": ["uniform"]},
+        name="t",
+    )
+    real = runner._execute
+
+    def foreign(units, config):
+        for results in real(units, config):
+            yield [CellResult("f" * 24, r.rows, r.status) for r in results]
+
+    monkeypatch.setattr(runner, "_execute", foreign)
+    with pytest.raises(RuntimeError, match="code version"):
+        runner.run_study([spec], tmp_path / "out", runner.RunConfig(jobs=1, quiet=True))
+    assert not (tmp_path / "out" / "results.parquet").exists()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from minimax import code_version
 from minimax.study import store
 from minimax.study.registry import ESTIMATORS
 from minimax.study.spec import BACKENDS, StudySpec, WorkUnit
@@ -94,8 +95,19 @@ def run_study(specs: list[StudySpec], out, config: RunConfig = RunConfig()) -> R
 
         progress = _progress(n_pending, config.quiet)
         with progress, logging_redirect_tqdm():
+            expected = {c.cell_id for u in units for c in u.cells()}
             for results in _execute(units, config):
                 for res in results:
+                    if res.cell_id not in expected:
+                        # the worker hashed the cell with other code (a checkout edited during
+                        # the run, or a cluster worker with another version): its numbers must
+                        # not be filed under this study; the cells written so far are kept
+                        raise RuntimeError(
+                            f"a worker returned cell {res.cell_id} computed by code version "
+                            f"{res.rows[0].get('version') if res.rows else '?'}, but this run "
+                            f"expects {code_version()}: run the same code everywhere, then rerun "
+                            "the same command (finished cells are kept)"
+                        )
                     store.write_cell(out, res.cell_id, res.rows)
                     log.info(res.describe())
                     computed += 1

@@ -4,24 +4,12 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from helpers import chi2_pvalue
+from scipy import integrate
 
 from minimax.targets import BesovDensity
 
 P_MIN = 1e-3  # a correct sampler fails one chi-square test with probability 1e-3
-
-
-def _chi2_pvalue(counts, masses, n):
-    """Pearson chi-square p-value of n draws; cells with expected count < 5 and the mass
-    outside the grid are pooled into one cell."""
-    counts, masses = counts.ravel().astype(float), masses.ravel()
-    exp = n * masses
-    small = exp < 5
-    obs = np.append(counts[~small], counts[small].sum() + n - counts.sum())
-    e = np.append(exp[~small], exp[small].sum() + n * (1 - masses.sum()))
-    keep = e > 0
-    chi2 = ((obs[keep] - e[keep]) ** 2 / e[keep]).sum()
-    return stats.chi2.sf(chi2, keep.sum() - 1)
 
 
 def _knot_gauss(q, per_knot_nodes):
@@ -81,7 +69,7 @@ def test_sampling_is_exact_chi_square(D, boundary):
     G = {1: 101, 2: 23, 3: 9}[D]
     edges = [np.linspace(-1.0137, 0.9991, G + 1)] * D
     counts, _ = np.histogramdd(x, bins=edges)
-    assert _chi2_pvalue(counts, q.cell_masses(edges), len(x)) > P_MIN
+    assert chi2_pvalue(counts, q.cell_masses(edges), len(x)) > P_MIN
 
 
 def test_pdf_zero_outside_positive_inside_and_within_certified_bounds():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import chi2_pvalue
 from scipy import stats
 
 from minimax.targets import GaussianMixture
@@ -12,19 +13,6 @@ P_MIN = 1e-3  # chi-square tests at fixed seeds: a correct sampler fails with pr
 def _gmm(D=2):
     rng = np.random.default_rng(0)
     return GaussianMixture([0.3, 0.7], rng.normal(size=(2, D)), 0.5 + rng.random((2, D)))
-
-
-def _chi2_pvalue(counts, masses, n):
-    """Pearson chi-square p-value of n draws; cells with expected count < 5 and the mass
-    outside the grid are pooled into one cell."""
-    counts, masses = counts.ravel().astype(float), masses.ravel()
-    exp = n * masses
-    small = exp < 5
-    obs = np.append(counts[~small], counts[small].sum() + n - counts.sum())
-    e = np.append(exp[~small], exp[small].sum() + n * (1 - masses.sum()))
-    keep = e > 0
-    chi2 = ((obs[keep] - e[keep]) ** 2 / e[keep]).sum()
-    return stats.chi2.sf(chi2, keep.sum() - 1)
 
 
 def test_pdf_matches_scipy_mixture():
@@ -72,7 +60,7 @@ def test_marginal_law_matches_monte_carlo():
     qt = q.marginal(m, s)
     edges = [np.linspace(-3.1, 3.3, 13), np.linspace(-2.7, 3.6, 11)]
     counts, _ = np.histogramdd(x, bins=edges)
-    assert _chi2_pvalue(counts, qt.cell_masses(edges), len(x)) > P_MIN
+    assert chi2_pvalue(counts, qt.cell_masses(edges), len(x)) > P_MIN
     # the score of the marginal is the one the closed form gives
     np.testing.assert_allclose(qt.stds, np.sqrt(m**2 * q.stds**2 + s**2))
 
@@ -82,7 +70,7 @@ def test_cell_masses_match_sampling_and_normalise():
     x = q.sample(100_000, np.random.default_rng(5))
     edges = [np.linspace(-3, 3, 9), np.linspace(-2.5, 3.5, 7)]
     counts, _ = np.histogramdd(x, bins=edges)
-    assert _chi2_pvalue(counts, q.cell_masses(edges), len(x)) > P_MIN
+    assert chi2_pvalue(counts, q.cell_masses(edges), len(x)) > P_MIN
     full = [np.array([-np.inf, -1.0, 0.3, np.inf])] * 2
     assert abs(q.cell_masses(full).sum() - 1) < 1e-14
 

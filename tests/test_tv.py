@@ -1,16 +1,11 @@
 """tv from samples against closed-form TV values (theory.md §9)."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import NormalProduct, UniformBox
 from scipy.stats import norm
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_tv_exact import NormalProduct, UniformBox  # noqa: E402
-
-from minimax.metrics import tv  # noqa: E402
+from minimax.metrics import tv
 
 
 def _shift_tv(shift):

@@ -2,60 +2,10 @@
 
 import numpy as np
 import pytest
-from scipy.special import ndtr
+from helpers import NormalProduct, UniformBox
 from scipy.stats import norm
 
 from minimax.metrics import tv_exact
-from minimax.targets.base import Target
-
-
-class NormalProduct(Target):
-    """N(mean, sd² I) with closed-form cell masses (a stand-in for the targets package)."""
-
-    def __init__(self, mean, sd=1.0):
-        self.mean = np.asarray(mean, dtype=float)
-        self.sd = sd
-        self.dim = self.mean.size
-        self.support = np.tile([-np.inf, np.inf], (self.dim, 1))
-
-    def pdf(self, x):
-        return np.prod(norm.pdf(self._points(x), self.mean, self.sd), axis=1)
-
-    def sample(self, n, rng):
-        return self.mean + self.sd * rng.standard_normal((n, self.dim))
-
-    def cell_masses(self, edges):
-        out = np.ones(())
-        for e, m in zip(edges, self.mean, strict=True):
-            out = np.multiply.outer(out, np.diff(ndtr((np.asarray(e) - m) / self.sd)))
-        return out
-
-    def describe(self):
-        return {"target": "normal"}
-
-
-class UniformBox(Target):
-    """Uniform on [0, 1]^D."""
-
-    def __init__(self, dim):
-        self.dim = dim
-        self.support = np.tile([0.0, 1.0], (dim, 1))
-
-    def pdf(self, x):
-        x = self._points(x)
-        return np.all((x >= 0) & (x <= 1), axis=1).astype(float)
-
-    def sample(self, n, rng):
-        return rng.random((n, self.dim))
-
-    def cell_masses(self, edges):
-        out = np.ones(())
-        for e in edges:
-            out = np.multiply.outer(out, np.diff(np.clip(np.asarray(e), 0.0, 1.0)))
-        return out
-
-    def describe(self):
-        return {"target": "uniform"}
 
 
 @pytest.mark.parametrize("dim", [1, 2])

@@ -1,15 +1,10 @@
 """W1: exact in D = 1 against closed forms, sliced in D = 2."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import NormalProduct, UniformBox
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_tv_exact import NormalProduct, UniformBox  # noqa: E402
-
-from minimax.metrics import w1  # noqa: E402
+from minimax.metrics import w1
 
 
 @pytest.mark.parametrize("m, shift", [(10**4, 0.05), (10**5, 0.05), (10**5, 0.3), (10**6, 0.02)])

@@ -57,8 +57,8 @@ def test_huge_learning_rate_is_reported_as_diverged_with_reason():
 def test_early_stop_freezes_a_member_and_leaves_the_others_unchanged():
     rng = np.random.default_rng(2)
     Xs = [_mixture(40, rng), _mixture(3000, rng)]
-    # a demanding improvement threshold (5% per evaluation) makes members stop at different steps
-    cfg = _cfg(steps=1000, eval_every=50, patience=2, min_improvement=0.05, width=64)
+    # worse_z = 0 (any rise above the best counts) makes members stop at different steps
+    cfg = _cfg(steps=1000, eval_every=50, patience=2, worse_z=0.0, width=64)
     seeds = (3, 4)
     fit = train_ensemble(Xs, PROC, cfg, [np.random.default_rng(s) for s in seeds])
     stopped = [r for r in fit.members if r.status == "early_stopped"]
@@ -73,6 +73,22 @@ def test_early_stop_freezes_a_member_and_leaves_the_others_unchanged():
         np.testing.assert_allclose(
             fit.loss_history[e, : r.steps], alone.loss_history[0, : r.steps], rtol=1e-4, atol=1e-5
         )
+
+
+def test_kept_snapshot_is_the_latest_unless_significantly_worse():
+    rng = np.random.default_rng(7)
+    Xs = [_mixture(40, rng), _mixture(2000, rng)]
+    # worse_z = 1e9: no snapshot is ever significantly worse, so the last one is kept and nobody
+    # stops; worse_z = 0: the kept snapshot is the one with the lowest held-out loss
+    never = _cfg(steps=600, eval_every=50, patience=2, worse_z=1e9, width=32)
+    fit = train_ensemble(Xs, PROC, never, [np.random.default_rng(s) for s in (1, 2)])
+    assert all(r.status == "completed" and r.best_step == 600 for r in fit.members)
+    strict = _cfg(steps=600, eval_every=50, patience=0, worse_z=0.0, width=32)
+    fit0 = train_ensemble(Xs, PROC, strict, [np.random.default_rng(s) for s in (1, 2)])
+    # the 40-point member memorises: its held-out loss has a minimum before the end
+    assert fit0.members[0].best_step < 600
+    pairs = zip(fit0.members, fit.members, strict=True)
+    assert all(r.heldout_loss <= q.heldout_loss + 1e-12 for r, q in pairs)
 
 
 def test_training_reduces_the_denoising_loss_below_the_trivial_predictor():

@@ -179,8 +179,9 @@ class DiffusionEstimator(Estimator):
       x_finest_scale: "auto" (the sizing rule's: 0.5 n^{-1/(2s+D)} under "theory", none under
         "fixed"), None (no Fourier features of x) or a scale in model units.
       training: x_frequencies, lr_schedule, warmup_steps, ema_decay, grad_clip,
-        heldout_fraction, eval_every, eval_size, patience (0: no early stop), min_improvement
-        (see training.TrainConfig). The kept model is the EMA at the best held-out evaluation.
+        heldout_fraction, eval_every, eval_size, patience (0: no early stop), worse_z
+        (see training.TrainConfig). The kept model is the latest EMA snapshot whose held-out loss
+        is not significantly above the best one (training.TrainConfig).
       box: a (D, 2) support box (e.g. the target's ``support``); its bounded axes are mapped to
         [-1, 1] (the setting of Oko et al.), unbounded ones (±inf) and all axes when None are
         standardised by the training data's moments.
@@ -200,7 +201,7 @@ class DiffusionEstimator(Estimator):
                  spacing="uniform", denoise="auto", x_finest_scale="auto", x_frequencies=8,
                  lr_schedule="cosine", warmup_steps=100, ema_decay=0.995, grad_clip=1.0,
                  heldout_fraction=0.1, eval_every=200, eval_size=8192, patience=8,
-                 min_improvement=0.0,
+                 worse_z=2.0,
                  box=None, boundary="reflect",
                  device="auto", chunk_size=None):  # fmt: skip
         self.process = process
@@ -218,7 +219,7 @@ class DiffusionEstimator(Estimator):
         self.ema_decay, self.grad_clip = ema_decay, grad_clip
         self.heldout_fraction, self.eval_every = heldout_fraction, eval_every
         self.eval_size = eval_size
-        self.patience, self.min_improvement = patience, min_improvement
+        self.patience, self.worse_z = patience, worse_z
         self.box = box
         self.boundary = boundary
         self.device = device
@@ -288,7 +289,7 @@ class DiffusionEstimator(Estimator):
             batch_size=sizing.batch_size, lr=sizing.lr, lr_schedule=self.lr_schedule,
             warmup_steps=self.warmup_steps, ema_decay=self.ema_decay, grad_clip=self.grad_clip,
             heldout_fraction=self.heldout_fraction, eval_every=self.eval_every,
-            eval_size=self.eval_size, patience=self.patience, min_improvement=self.min_improvement,
+            eval_size=self.eval_size, patience=self.patience, worse_z=self.worse_z,
             standardize="box" if box is not None else "moments",
             box=box, device=device,
         )  # fmt: skip
@@ -404,7 +405,7 @@ class DiffusionEstimator(Estimator):
             "x_frequencies": self.x_frequencies,
             "heldout_fraction": self.heldout_fraction, "patience": self.patience,
             "eval_every": self.eval_every, "eval_size": self.eval_size,
-            "min_improvement": self.min_improvement,
+            "worse_z": self.worse_z,
             "warmup_steps": self.warmup_steps,
             "grad_clip": self.grad_clip,
             "standardize": _standardize_name(self.box), "boundary": self.boundary,

@@ -281,3 +281,30 @@ def test_ancestral_rejects_a_schedule_that_does_not_match_the_process():
     with pytest.raises(ValueError, match="^schedule"):
         generate(score, 10, sampler="ancestral", schedule=DDPMSchedule(T=100, schedule="cosine"),
                  generator=_gen(0))  # fmt: skip
+
+
+@pytest.mark.parametrize("spacing", ["log", "quadratic"])
+def test_ancestral_sampler_respaces_by_the_requested_spacing(spacing):
+    sched = DDPMSchedule()  # T = 1000
+    r = sched.respace(60, first=5, spacing=spacing)
+    k = np.rint(r.times * sched.T).astype(int)
+    assert k[0] == 5 and k[-1] == sched.T and np.all(np.diff(k) > 0)
+    steps = np.diff(k)
+    # both spacings put short steps near t = 0 and long ones near T (uniform: all ≈ 17)
+    assert steps[:5].max() < steps[-5:].min()
+    # the kept steps keep ᾱ: the product of the respaced (1 - β') equals ᾱ at each kept step
+    np.testing.assert_allclose(np.cumprod(1 - r.betas), sched.alpha_bars[k - 1], rtol=1e-10)
+    n = 6_000
+    y, info = generate(ExactGMMScore(GMM1, sched.process()), n, sampler="ancestral", steps=100,
+                       spacing=spacing, generator=_gen(21))  # fmt: skip
+    assert info["spacing"] == spacing
+    y = y[0, :, 0].numpy()
+    # 4 standard errors plus 0.02 for discretisation and early stop (as for the other samplers)
+    assert abs(y.mean() - GMM1.mean()[0]) < 4 * math.sqrt(GMM1.cov()[0, 0] / n) + 0.02
+    assert _cell_test(GMM1, y[:, None], 16) > 1e-3
+
+
+def test_ancestral_sampler_refuses_snr_spacing():
+    score = ExactGMMScore(GMM1, DDPMSchedule().process())
+    with pytest.raises(ValueError, match="spacing='snr' is not allowed"):
+        generate(score, 10, sampler="ancestral", steps=50, spacing="snr", generator=_gen(1))

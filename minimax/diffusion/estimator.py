@@ -102,7 +102,7 @@ def _sample_kwargs(sampler, sample_steps, t_min, t_end, process, spacing):
         times = process.schedule.times
         first = int(np.searchsorted(times, t_min - 1e-12))
         steps = min(sample_steps, len(times) - first)
-        return {"steps": steps, "t_min": t_min}
+        return {"steps": steps, "t_min": t_min, "spacing": spacing}
     return {"steps": sample_steps, "t_min": t_min, "t_end": min(t_end, process.t_end),
             "spacing": spacing}  # fmt: skip
 
@@ -169,8 +169,14 @@ class DiffusionEstimator(Estimator):
         the theory rule's small T̲ they collapse the samples onto a few points, TV ≈ 0.84
         against 0.04-0.05 for ancestral/euler on the same fit (D = 1, s = 1 Besov target): the
         learned score memorises at small t and the ODE adds no noise to hide it; ``sample``
-        warns); ``variance`` "beta"/"beta_tilde" (ancestral), ``spacing`` (continuous
-        samplers), ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at T̲): True, False or
+        warns); ``variance`` "beta"/"beta_tilde" (ancestral), ``spacing`` of the sampling
+        steps: uniform (default), log, quadratic, or snr (continuous samplers only). Measured
+        (D = 1, s = 0.5 band target, n = 4000, theory rule, 199 ancestral steps down to
+        T̲ = 1.4e-4, M = 20,000-40,000): with the true score (OracleScoreDiffusion) log spacing
+        removes the sampler's error (TV 0.034 ± 0.005 uniform → 0.001 ± 0.005 log); with the
+        trained network it makes the TV worse (0.041 → 0.046; at n = 500 0.072 → 0.106, one
+        fit each): fine steps near T̲ follow the network's poor small-t score, and the coarse
+        uniform steps smooth it. Hence uniform stays the default. ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at T̲): True, False or
         "auto" (default): False under sizing="theory", True under "fixed". Measured (D = 1,
         s = 1 Besov target, jump at the edge, theory rule, M = 40,000, 2 replicates; studies/
         ablation_denoise_*.toml): at the rule's T̲ the Tweedie step pulls samples towards the

@@ -295,15 +295,26 @@ class DDPMSchedule:
         """The continuous VP process read at t = k/T (marginals exact at the grid times)."""
         return DDPMProcess(self)
 
-    def respace(self, steps: int, first: int = 1) -> DDPMSchedule:
-        """The schedule on ``steps`` of the original steps, evenly spaced from ``first`` to T.
+    def respace(self, steps: int, first: int = 1, spacing: str = "uniform") -> DDPMSchedule:
+        """The schedule on ``steps`` of the original steps k = ``first`` … T.
 
-        Keeps ᾱ at the retained steps k_1 < ... < k_S and recomputes β'_i = 1 - ᾱ_{k_i}/ᾱ_{k_{i-1}}
-        (ᾱ_{k_0} = 1), as in Nichol & Dhariwal 2021 (improved DDPM) and diffusers.
+        ``spacing`` places them: "uniform" evenly in k (as in Nichol & Dhariwal 2021 and
+        diffusers), "log" geometrically in k, "quadratic" as first + (T − first)u² (DDIM). Steps
+        that round to the same k are merged, so "log" may keep fewer than ``steps``. Keeps ᾱ at
+        the retained steps k_1 < ... < k_S and recomputes β'_i = 1 - ᾱ_{k_i}/ᾱ_{k_{i-1}}
+        (ᾱ_{k_0} = 1).
         """
         n_avail = self.T - check_int("first", first, low=1, high=self.T) + 1
         steps = check_int("steps", steps, low=1, high=n_avail)
-        idx = np.unique(np.round(np.linspace(first - 1, self.T - 1, steps)).astype(np.int64))
+        spacing = check_choice("spacing", spacing, ("uniform", "log", "quadratic"))
+        # 0-based positions of the kept steps in [first - 1, T - 1]
+        if spacing == "uniform":
+            k = np.linspace(first - 1, self.T - 1, steps)
+        elif spacing == "log":
+            k = np.geomspace(first, self.T, steps) - 1
+        else:
+            k = first - 1 + (self.T - first) * np.linspace(0.0, 1.0, steps) ** 2
+        idx = np.unique(np.round(k).astype(np.int64))
         log_ab = self.log_alpha_bars[idx]
         # the first retained step keeps its ᾱ relative to ᾱ_0 = 1
         betas = -np.expm1(np.diff(np.concatenate([[0.0], log_ab])))

@@ -246,7 +246,7 @@ def _ancestral(score, x, schedule, streams, variance, denoise):
     return x, steps - last
 
 
-def _ancestral_schedule(score, schedule, steps, t_min):
+def _ancestral_schedule(score, schedule, steps, t_min, spacing="uniform"):
     if schedule is None:
         if not isinstance(score.process, DDPMProcess):
             raise ValueError(
@@ -270,7 +270,12 @@ def _ancestral_schedule(score, schedule, steps, t_min):
     steps = available if steps is None else check_int("steps", steps, low=1, high=available)
     if first == 1 and steps == schedule.T:
         return schedule
-    return schedule.respace(steps, first)
+    if spacing == "snr":
+        raise ValueError(
+            "spacing='snr' is not allowed with the ancestral sampler: expected uniform, log or "
+            "quadratic (steps of the DDPM grid)"
+        )
+    return schedule.respace(steps, first, spacing)
 
 
 def generate(
@@ -302,8 +307,9 @@ def generate(
     Samplers:
       "ancestral": DDPM Algorithm 2 on ``schedule`` (default: the score's DDPM process), with
         reverse variance β ("beta") or β̃ ("beta_tilde"); respaced (β from the ᾱ ratio) when
-        ``steps`` < T; it starts at the first step k with k/T ≥ t_min; its last, noise-free step
-        to x_0 is Tweedie's denoising (skipped when ``denoise`` is False).
+        ``steps`` < T on grid steps placed by ``spacing`` (uniform, log or quadratic in the step
+        index; DDPMSchedule.respace); it starts at the first step k with k/T ≥ t_min; its last,
+        noise-free step to x_0 is Tweedie's denoising (skipped when ``denoise`` is False).
       "euler": Euler-Maruyama on the reverse SDE dx = [f - g² s] dt + g dw̄.
       "exponential": exponential integrator of the reverse SDE (exact linear part, frozen
         eps = -sigma s), see ``_exponential``.
@@ -340,7 +346,7 @@ def generate(
                 f"t_end={t_end!r} is not allowed: the ancestral sampler starts at the schedule's "
                 "last step; use steps/t_min or a continuous sampler"
             )
-        sched = _ancestral_schedule(score, schedule, steps, t_min)
+        sched = _ancestral_schedule(score, schedule, steps, t_min, spacing)
         grid = None
         info = {"steps": sched.T, "t_min": float(sched.times[0]), "t_end": float(sched.times[-1])}
     else:
@@ -383,7 +389,7 @@ def generate(
         nfe_chunks.append(nfe)
 
     info.update(
-        sampler=sampler, spacing=spacing if grid is not None else "ddpm", variance=variance,
+        sampler=sampler, spacing=spacing, variance=variance,
         chunk_size=chunk_size, denoise=bool(denoise), nfe=float(np.mean(nfe_chunks)),
     )  # fmt: skip
     if sampler == "adaptive":

@@ -29,6 +29,7 @@ BAD = [
     (["rate", "--replicates", "0"], "replicates=0 is not allowed"),
     (["rate", "--metrics", "kl"], "metric='kl' is not allowed"),
     (["rate", "--M", "10"], "M=10 is not allowed"),
+    (["rate", "--M", "lots"], "M='lots' is not allowed"),
     (["rate", "--D", "3", "--metrics", "tv,score"], "metric='score' is not allowed with D=3"),
     (["rate", "--jobs", "0"], "jobs=0 is not allowed"),
     (["rate", "--device", "tpu"], "device='tpu' is not allowed"),

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from minimax.study.spec import (
+    AUTO_M_RANGE,
     TargetSpec,
     geometric_grid,
     load_study_file,
     parse_n_list,
     parse_options,
+    samples_for,
     spec_from_values,
 )
 
@@ -91,7 +93,7 @@ def test_cache_identity_follows_everything_that_changes_numbers():
     cell = next(c for c in spec.cells() if c.n == 200)
     base = cell.cell_id
     changed = [
-        replace(spec, samples=spec.samples + 1),
+        replace(spec, samples=12_345),
         replace(spec, seed=1),
         replace(spec, target=replace(spec.target, s=1.5)),
         replace(spec, options='{"kde": {"c": 2.0}}'),
@@ -111,6 +113,28 @@ def test_cache_identity_follows_everything_that_changes_numbers():
     assert same(replace(spec, sampler="euler", sizing="fixed")) == base  # no diffusion in kde
     ddpm = small(estimators=["ddpm"])
     assert same(replace(ddpm, sampler="euler")) != same(ddpm)
+
+
+def test_auto_samples_follow_the_resolution_rule_per_n():
+    # M = 4^D n/(2πC²), C = 0.32, rounded up to 10,000 and clipped to [4e4, 1e6]
+    assert samples_for(8000, 2) == 200_000  # 16·8000/(2π·0.1024) = 198,940
+    assert samples_for(4000, 2) == 100_000
+    assert samples_for(250, 2) == AUTO_M_RANGE[0]
+    assert samples_for(8000, 1) == 50_000
+    assert samples_for(64_000, 3) == AUTO_M_RANGE[1]
+    ns = [250 * 2**k for k in range(9)]
+    for D in (1, 2, 3):
+        m = [samples_for(n, D) for n in ns]
+        assert m == sorted(m) and all(AUTO_M_RANGE[0] <= v <= AUTO_M_RANGE[1] for v in m)
+    spec = small(D=2, n=[250, 2000, 8000], M="auto", estimators=["ddpm"])
+    by_n = {c.n: c.content()["samples"] for c in spec.cells()}
+    assert by_n == {250: 40_000, 2000: 50_000, 8000: 200_000}
+    assert spec.samples_label() == "auto (40000 → 200000)"
+    fixed = small(M=30_000)
+    assert {c.content()["samples"] for c in fixed.cells()} == {30_000}
+    assert fixed.samples_label() == "30000"
+    with pytest.raises(ValueError, match="M='lots' is not allowed"):
+        small(M="lots")
 
 
 def test_grids_and_option_parsing():

@@ -58,10 +58,13 @@ rule, M = 40,000, 2 replicates, band boundary):
   rule's small T̲ collapse the samples onto a few points (TV ≈ 0.84 against 0.04-0.05 for
   ancestral/euler on the same fit): the learned score memorises at small t and the ODE adds no
   noise to hide it. DiffusionEstimator.sample warns.
-- evaluation M: resolving the error C n^{-s/(2s+D)} at the scale n^{-1/(2s+D)} needs M ≳
-  4^D n/(2πC²) (theory.md §9; study.budget.resolution_samples, C ≈ 0.6 measured): 14,000 for
-  D = 1 and 57,000 for D = 2 at n = 8000. The default D = 2 rate study's M = 40,000 is below the
-  latter and it says so; some of its n = 8000 points are flagged "rising".
+- evaluation M: resolving the error C n^{-s/(2s+D)} needs M ≳ 4^D n/(2πC²) (theory.md §9).
+  With C ≈ 0.6 (the error's size) that was 57,000 for D = 2 at n = 8000, yet every D = 2 point
+  stayed flagged "rising" at M = 40,000 and only levelled off (corrected TV flat from level 5 to
+  6) at M = 200,000: the DDPM's error has structure finer than the rate's scale (its T̲ sets
+  σ(T̲) = 0.2 n^{-1/(2s+D)}). The study's M = "auto" (study.spec.samples_for, the quick
+  preset's default) uses the rule with C = 0.32 fitted to that: 200,000 at n = 8000 in D = 2,
+  50,000 in D = 1.
 
 Measured on this project's 2-core CPU (one thread, torch 2.13): an ensemble of 5 members, width
 64, depth 3, batch 256 trains at ≈ 270 steps/s (≈ 1,300 model-steps/s); width 128 at ≈ 100

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from minimax.study.spec import StudySpec
+from minimax.study.spec import AUTO_M_CONSTANT, AUTO_M_RANGE, StudySpec
 
 
 def tv_floor_estimate(M: int, D: int, levels_per_axis: int = 32) -> float:
@@ -19,14 +19,10 @@ def tv_floor_estimate(M: int, D: int, levels_per_axis: int = 32) -> float:
     return math.sqrt(K / (2 * math.pi * M))
 
 
-#: C in TV ≈ C n^(-s/(2s+D)) for the DDPM, as measured here: 0.59 (D = 1, s = 1, n = 8000)
-#: and ≈ 0.9 (D = 2, s = 1.5); the smaller value is the safer assumption for M
-TV_CONSTANT = 0.6
-
-
-def resolution_samples(n: int, D: int, C: float = TV_CONSTANT) -> int:
+def resolution_samples(n: int, D: int, C: float = AUTO_M_CONSTANT) -> int:
     """M ≳ 4^D n/(2π C²): samples of q̂ that resolve an error of size C n^(-s/(2s+D)) at the
-    scale n^(-1/(2s+D)) (theory.md §9, budget)."""
+    scale n^(-1/(2s+D)) (theory.md §9, budget), unclipped; C as calibrated on the DDPM
+    (spec.AUTO_M_CONSTANT; spec.samples_for is the same rule, rounded and clipped)."""
     return int(math.ceil(4**D * n / (2 * math.pi * C**2)))
 
 
@@ -43,18 +39,25 @@ def tradeoffs(specs: list[StudySpec]) -> list[str]:
         lines.append(f"traded: {s.replicates} replicates per n (wide CIs on the exponent)")
     sampled = [e for e in s.estimators if e in _SAMPLED]
     if sampled and "tv" in s.metrics:
-        lines.append(
-            f"traded: M = {s.samples} samples per sampled TV ({', '.join(sampled)}): the binned "
-            f"TV floor is ≈ {tv_floor_estimate(s.samples, s.target.D, 16):.3f} at 16 bins/axis; "
-            "points within 2 floors are left out of the fit"
+        lo, hi = s.samples_at(min(s.n)), s.samples_at(max(s.n))
+        rule = (
+            f"M per n by the resolution rule M = 4^D n/(2πC²), C = {AUTO_M_CONSTANT} (measured "
+            f"on the DDPM), within [{AUTO_M_RANGE[0]}, {AUTO_M_RANGE[1]}]: "
+            if s.samples == "auto"
+            else ""
         )
-    if sampled and "tv" in s.metrics:
+        lines.append(
+            f"traded: {rule}M = {lo}{'' if lo == hi else f' → {hi}'} samples per sampled TV "
+            f"({', '.join(sampled)}): the binned TV floor is ≈ "
+            f"{tv_floor_estimate(hi, s.target.D, 16):.3f} at 16 bins/axis; points within 2 floors "
+            "are left out of the fit"
+        )
         need = resolution_samples(max(s.n), s.target.D)
-        if s.samples < need:
+        if hi < need:
             lines.append(
-                f"traded: M = {s.samples} < {need} (theory.md §9: M ≳ 4^D n/(2πC²) at n = "
-                f"{max(s.n)}, C = {TV_CONSTANT}) to resolve the error at scale n^(-1/(2s+D)): "
-                "the largest n may be flagged 'rising' (a lower bound) and left out of the fit"
+                f"traded: M = {hi} < {need} (theory.md §9: M ≳ 4^D n/(2πC²) at n = "
+                f"{max(s.n)}, C = {AUTO_M_CONSTANT}) to resolve the DDPM's error: the largest n "
+                "may be flagged 'rising' (a lower bound) and left out of the fit"
             )
     if any(e.startswith("ddpm") for e in s.estimators):
         if "oracle_tv" not in s.metrics:

@@ -63,6 +63,18 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help="log every finished cell")
 
 
+def _samples_arg(text: str):
+    """--M: an integer or "auto" (the range check is the spec's)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"M={text!r} is not allowed: expected an integer in [100, 100000000] or 'auto'"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -141,11 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--M",
-        type=int,
+        type=_samples_arg,
         default=None,
-        help="samples of each fitted model per TV evaluation (default: "
-        + ", ".join(f"{k}: {v.samples}" for k, v in PRESETS.items())
-        + ")",
+        help="samples of each fitted model per TV evaluation: an integer, or auto (M per n by "
+        "the resolution rule 4^D n/(2πC²), C measured on the DDPM; see spec.samples_for) "
+        "(default: " + ", ".join(f"{k}: {v.samples}" for k, v in PRESETS.items()) + ")",
     )
     d.add_argument("--sampler", default="default", help="diffusion sampler (see `list`)")
     d.add_argument(
@@ -259,7 +271,7 @@ def _plan_text(specs, config, out: Path, pending: int, total: int, traded: list[
         decades = __import__("math").log10(max(n) / min(n))
         lines.append(
             f"  {spec.arm_label()}: n = {', '.join(map(str, n))} ({decades:.1f} decades), "
-            f"{spec.replicates} replicates, M = {spec.samples}, "
+            f"{spec.replicates} replicates, M = {spec.samples_label()}, "
             f"estimators {', '.join(spec.estimators)}; preset {spec.preset}"
         )
     if len(specs) > 6:

@@ -43,7 +43,7 @@ class Preset:
     n_max: int
     n_steps: int
     replicates: int
-    samples: int  # M, samples of q̂ per TV evaluation
+    samples: int | str  # M, samples of q̂ per TV evaluation, or "auto" (samples_for)
     estimators: tuple[str, ...]
     metrics: tuple[str, ...] = ("tv",)
 
@@ -59,7 +59,7 @@ PRESETS = {
         n_max=8000,
         n_steps=6,
         replicates=3,
-        samples=40_000,
+        samples="auto",
         estimators=("kde", "ddpm", "uniform", "gaussian"),
     ),
     "paper": Preset(
@@ -80,6 +80,28 @@ PRESETS = {
         ),
     ),
 }
+
+
+#: the constant C of the "auto" rule for M: calibrated on the DDPM (measured, D = 2, s = 1.5,
+#: smooth boundary, n = 1000 and 8000): its error keeps structure down to cells of side 1/32 of
+#: the box, so the corrected TV only levels off (level 6 admissible) with M ≈ 2e5 at n = 8000;
+#: with M = 4e4 every point was flagged "rising". C = 0.32 reproduces that M; the bound's C ≈ 0.6
+#: assumed the error lives at the rate's scale n^(-1/(2s+D)), and the DDPM's is finer (its T̲ is
+#: set by σ(T̲) = 0.2 n^(-1/(2s+D))).
+AUTO_M_CONSTANT = 0.32
+#: the range of the "auto" rule's M
+AUTO_M_RANGE = (40_000, 1_000_000)
+
+
+def samples_for(n: int, D: int, C: float = AUTO_M_CONSTANT) -> int:
+    """M for a sampled TV at training size n in D dimensions (``M = "auto"``): the resolution
+    rule M ≳ 4^D n/(2πC²) of theory.md §9 (an error of size C n^(-s/(2s+D)) resolved on cells of
+    its scale needs the null floor B0 ≈ √(K/(2πM)) below it), with the constant measured on the
+    DDPM (AUTO_M_CONSTANT), rounded up to a multiple of 10,000 and clipped to AUTO_M_RANGE. It
+    does not depend on s: the constant absorbs it for the smoothness range of the studies."""
+    lo, hi = AUTO_M_RANGE
+    m = 4**D * n / (2 * math.pi * C**2)
+    return int(min(hi, max(lo, math.ceil(m / 10_000) * 10_000)))
 
 
 def geometric_grid(n_min: int, n_max: int, n_steps: int) -> tuple[int, ...]:
@@ -125,7 +147,7 @@ class StudySpec:
     replicates: int
     estimators: tuple[str, ...]
     metrics: tuple[str, ...] = ("tv",)
-    samples: int = 40_000
+    samples: int | str = 40_000
     sampler: str = "default"
     sizing: str = "theory"
     device: str = "auto"
@@ -138,6 +160,16 @@ class StudySpec:
 
     def __post_init__(self):
         validate_spec(self)
+
+    def samples_at(self, n: int) -> int:
+        """M at training size n: the fixed ``samples``, or :func:`samples_for` when "auto"."""
+        return samples_for(n, self.target.D) if self.samples == "auto" else int(self.samples)
+
+    def samples_label(self) -> str:
+        """M as printed: the integer, or "auto (M at the smallest n → at the largest)"."""
+        if self.samples != "auto":
+            return str(self.samples)
+        return f"auto ({self.samples_at(min(self.n))} → {self.samples_at(max(self.n))})"
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -227,7 +259,7 @@ class Cell:
             "estimator": self.estimator,
             "options": s.estimator_options(self.estimator),
             "metrics": list(s.metrics),
-            "samples": s.samples,
+            "samples": s.samples_at(self.n),
         }
         if ESTIMATORS[self.estimator].uses_torch:
             content.update(sampler=s.sampler, sizing=s.sizing, device=s.device)
@@ -293,7 +325,14 @@ def validate_spec(spec: StudySpec) -> None:
         check_choice("metric", m, tuple(METRICS))
     if "score" in spec.metrics and t.D > 2:
         raise ValueError(f"metric='score' is not allowed with D={t.D}: its oracle needs D <= 2")
-    check_int("M", spec.samples, low=100, high=100_000_000)
+    if spec.samples != "auto":
+        try:
+            check_int("M", spec.samples, low=100, high=100_000_000)
+        except ValueError:
+            raise ValueError(
+                f"M={spec.samples!r} is not allowed: expected an integer in [100, 100000000] "
+                "or 'auto'"
+            ) from None
     check_choice("sizing", spec.sizing, SIZINGS)
     check_device(spec.device)
     check_int("seed", spec.seed, low=0, high=2**63 - 1)

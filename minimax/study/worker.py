@@ -154,7 +154,9 @@ def _metrics(cell: Cell, target, est, streams) -> list:
     def draw():
         nonlocal samples
         if samples is None:
-            samples = np.asarray(est.sample(spec.samples, streams["sample"]), dtype=np.float64)
+            samples = np.asarray(
+                est.sample(spec.samples_at(cell.n), streams["sample"]), dtype=np.float64
+            )
         return samples
 
     for name in spec.metrics:
@@ -204,7 +206,7 @@ def oracle_tv(target, spec, n: int, options: dict, X, seed: int):
     oracle = ESTIMATORS["oracle-score"].build(target, spec, n, kw)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
     oracle.fit(X, rng)
-    y = np.asarray(oracle.sample(min(spec.samples, ORACLE_SAMPLES), rng), dtype=np.float64)
+    y = np.asarray(oracle.sample(min(spec.samples_at(n), ORACLE_SAMPLES), rng), dtype=np.float64)
     return _renamed(M.tv(target, y, rng=rng), "oracle_tv")
 
 

@@ -102,8 +102,9 @@ def _ddpm_sizing(spec: StudySpec) -> list[str]:
         )
     return recipe + [
         f"  n {min(spec.n)} → {max(spec.n)}: width ≈ {lo.width} → {hi.width}, training steps "
-        f"{lo.steps} → {hi.steps} (held-out early stop), T̲ {lo.t_min:.3g} → {hi.t_min:.3g}, "
-        f"sampling steps {lo.sample_steps} → {hi.sample_steps}"
+        f"{lo.steps} → {hi.steps} (caps: a fit stops sooner only when its held-out loss stays "
+        f"significantly above its best), T̲ {lo.t_min:.3g} → {hi.t_min:.3g}, sampling steps "
+        f"{lo.sample_steps} → {hi.sample_steps}"
     ]
 
 

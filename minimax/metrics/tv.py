@@ -68,48 +68,56 @@ class _Partition:
 
     def __init__(self, masses: np.ndarray, outside_mass: float, M: int, min_expected: float):
         masses = np.asarray(masses, dtype=np.float64)
-        shape, D = masses.shape, masses.ndim
-        l = int(round(math.log2(shape[0]))) if masses.size > 1 else 0
+        D = masses.ndim
+        l = int(round(math.log2(masses.shape[0]))) if masses.size > 1 else 0
         flat = masses.reshape(-1)
-        label = np.full(flat.size, -1, dtype=np.int64)
-        big = M * flat >= min_expected
-        label[big] = np.arange(int(big.sum()))
-        n_parts, pooled, depth = int(big.sum()), 0.0, [0] * int(big.sum())
-        rest = np.flatnonzero(~big)
-        coords = np.array(np.unravel_index(rest, shape)) if rest.size else None
+        self.big = M * flat >= min_expected
+        n_big = int(self.big.sum())
+        # labels of the low-mass cells, found level by level on whole grids (no sorting): at
+        # step k the still-ungrouped mass under each ancestor of level l − k is summed by
+        # coarsening, and the ancestors with enough of it (all of them at the root) become parts
+        rest = ~self.big.reshape(masses.shape)
+        label = np.full(masses.shape, -1, dtype=np.int64)
+        n_parts, pooled = n_big, 0.0
+        self.root_part = None
+        anc_mass = np.where(rest, masses, 0.0)
         for k in range(1, l + 1):
-            if rest.size == 0:
+            if not rest.any():
                 break
-            anc = np.ravel_multi_index(tuple(coords >> k), (2 ** (l - k),) * D)
-            uniq, inv = np.unique(anc, return_inverse=True)
-            gmass = np.bincount(inv, weights=flat[rest], minlength=uniq.size)
-            ok = (M * gmass >= min_expected) if k < l else np.ones(uniq.size, dtype=bool)
-            new = np.cumsum(ok) - 1 + n_parts  # labels of the accepted groups
-            take = ok[inv]
-            label[rest[take]] = new[inv[take]]
-            n_parts += int(ok.sum())
-            depth += [k] * int(ok.sum())
+            anc_mass = _coarsen(anc_mass)  # ungrouped mass under each level-(l−k) cell
+            ok = (M * anc_mass >= min_expected) if k < l else (anc_mass > 0) | rest.any()
+            ids = np.where(ok, np.cumsum(ok).reshape(ok.shape) - 1 + n_parts, -1)
+            up = ids
+            for axis in range(D):  # the ancestor's id on every level-l cell
+                up = np.repeat(up, 2**k, axis=axis)
+            take = rest & (up >= 0)
+            label[take] = up[take]
+            n_new = int(ok.sum())
+            if k == l:
+                self.root_part = n_parts if n_new else None
             if k >= 2:
-                pooled += float(gmass[ok].sum())
-            rest, coords = rest[~take], coords[:, ~take]
-        if rest.size:  # level 0 (one cell) with too little mass: it is its own part
+                pooled += float(np.where(ok, anc_mass, 0.0).sum())
+            n_parts += n_new
+            rest &= ~take
+            # what is left under the ancestors taken is no longer ungrouped
+            anc_mass = np.where(ok, 0.0, anc_mass)
+        if rest.any():  # level 0 (one cell) with too little mass: it is its own part
             label[rest] = n_parts
-            n_parts, depth = n_parts + 1, depth + [0]
+            n_parts += 1
+        small = ~self.big
+        self.small_labels = label.reshape(-1)[small] - n_big
+        self.n_groups = n_parts - n_big
         # the tail outside a covering box (unbounded q) joins the root pool (its own part if none)
         self.out_pooled = outside_mass > 0
-        p = np.bincount(label, weights=flat, minlength=n_parts)
+        p = np.r_[flat[self.big], np.bincount(self.small_labels, weights=flat[small],
+                                              minlength=self.n_groups)]  # fmt: skip
         if self.out_pooled:
-            root = [i for i, d in enumerate(depth) if d == l and l > 0]
-            if not root:
+            if self.root_part is None:
                 p, n_parts = np.r_[p, 0.0], n_parts + 1
-                root = [n_parts - 1]
-            self.out_part = root[0]
-            p[self.out_part] += outside_mass
+                self.root_part = n_parts - 1
+            p[self.root_part] += outside_mass
             pooled += outside_mass
-        self.label, self.n_parts = label, n_parts
-        self.order = np.argsort(label, kind="stable")
-        sorted_labels = label[self.order]
-        self.starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+        self.n_parts = n_parts
         self.p = p
         self.M = M
         self.corr = M * self.p >= min_expected  # a root pool may be small
@@ -120,14 +128,20 @@ class _Partition:
     def reduce(self, counts: np.ndarray, outside: np.ndarray) -> np.ndarray:
         """(B, n_parts + 1) counts: the partition's parts, then the outside cell (last)."""
         counts = counts.reshape(counts.shape[0], -1)
-        parts = np.add.reduceat(counts[:, self.order], self.starts, axis=1)
-        if parts.shape[1] < self.n_parts:  # the outside cell's own part (no grid cells)
-            parts = np.column_stack([parts, np.zeros(parts.shape[0], dtype=parts.dtype)])
-        out_sep = outside
+        out = np.zeros((counts.shape[0], self.n_parts + 1), dtype=np.float64)
+        n_big = counts.shape[1] - self.small_labels.size
+        out[:, :n_big] = counts[:, self.big]
+        if self.n_groups:
+            small = counts[:, ~self.big]
+            for b in range(counts.shape[0]):
+                out[b, n_big : n_big + self.n_groups] = np.bincount(
+                    self.small_labels, weights=small[b], minlength=self.n_groups
+                )
         if self.out_pooled:
-            parts[:, self.out_part] += outside
-            out_sep = np.zeros_like(outside)
-        return np.column_stack([parts, out_sep])
+            out[:, self.root_part] += outside
+        else:
+            out[:, -1] = outside
+        return out
 
     def values(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(plug-in, corrected) for rows of partition counts c (B, K_part + 1)."""
@@ -179,13 +193,18 @@ def _clopper_pearson_low(k: int, n: int, alpha: float) -> float:
 class _Analysis:
     """Counts and per-level partitions for one sample set, from its finest-level counts."""
 
-    def __init__(self, fine, outside, levels, masses, outside_mass, min_expected):
+    def __init__(self, fine, outside, levels, masses, outside_mass, min_expected, cache=None):
         self.outside = outside
         self.M = int(fine.sum()) + outside
         self.counts = {levels[-1]: fine}
         for l in range(levels[-1] - 1, levels[0] - 1, -1):
             self.counts[l] = _coarsen(self.counts[l + 1])
-        self.parts = {l: _Partition(masses[l], outside_mass, self.M, min_expected) for l in levels}
+        cache = {} if cache is None else cache  # partitions depend on (level, M) only
+        self.parts = {}
+        for l in levels:
+            if (l, self.M) not in cache:
+                cache[l, self.M] = _Partition(masses[l], outside_mass, self.M, min_expected)
+            self.parts[l] = cache[l, self.M]
 
     def level_values(self, l):
         part = self.parts[l]
@@ -305,7 +324,8 @@ def tv(
 
     flat = _flat_index(x, box, levels[-1])
     fine, n_out = _counts(flat, D, levels[-1])
-    main = _Analysis(fine, n_out, levels, masses, outside_mass, min_expected)
+    parts_cache: dict = {}
+    main = _Analysis(fine, n_out, levels, masses, outside_mass, min_expected, parts_cache)
     curve = []
     for l in levels:
         plug, corr = main.level_values(l)
@@ -361,8 +381,10 @@ def tv(
     # the two halves for cross-fitting: even and odd rows (the samples are i.i.d.)
     even, even_out = _counts(flat[0::2], D, levels[-1])
     halves = (
-        _Analysis(even, even_out, levels, masses, outside_mass, min_expected),
-        _Analysis(fine - even, n_out - even_out, levels, masses, outside_mass, min_expected),
+        _Analysis(even, even_out, levels, masses, outside_mass, min_expected, parts_cache),
+        _Analysis(
+            fine - even, n_out - even_out, levels, masses, outside_mass, min_expected, parts_cache
+        ),
     )
     ci_low = _witness_lower_bound(halves, levels, alpha)
     ci_high = min(1.0, curve[chosen]["plugin"] + math.sqrt(math.log(len(levels) / alpha) / (2 * M)))
@@ -376,6 +398,7 @@ def tv(
             masses,
             outside_mass,
             min_expected,
+            parts_cache,
         )
         for row in curve:
             row["floor"] = null.level_values(row["level"])[1]

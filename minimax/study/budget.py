@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import math
 
-from minimax.study.spec import AUTO_M_CONSTANT, AUTO_M_RANGE, StudySpec
+from minimax.study.spec import AUTO_M_CONSTANT, AUTO_M_RANGE, StudySpec, samples_for
 
 
 def tv_floor_estimate(M: int, D: int, levels_per_axis: int = 32) -> float:
     """Null floor of a binned TV with K = levels_per_axis^D cells: ≈ √(K/(2πM)) (theory.md §9)."""
     K = levels_per_axis**D
     return math.sqrt(K / (2 * math.pi * M))
-
-
-def resolution_samples(n: int, D: int, C: float = AUTO_M_CONSTANT) -> int:
-    """M ≳ 4^D n/(2π C²): samples of q̂ that resolve an error of size C n^(-s/(2s+D)) at the
-    scale n^(-1/(2s+D)) (theory.md §9, budget), unclipped; C as calibrated on the DDPM
-    (spec.AUTO_M_CONSTANT; spec.samples_for is the same rule, rounded and clipped)."""
-    return int(math.ceil(4**D * n / (2 * math.pi * C**2)))
 
 
 def tradeoffs(specs: list[StudySpec]) -> list[str]:
@@ -52,12 +45,12 @@ def tradeoffs(specs: list[StudySpec]) -> list[str]:
             f"{tv_floor_estimate(hi, s.target.D, 16):.3f} at 16 bins/axis; points within 2 floors "
             "are left out of the fit"
         )
-        need = resolution_samples(max(s.n), s.target.D)
+        need = samples_for(max(s.n), s.target.D)
         if hi < need:
             lines.append(
-                f"traded: M = {hi} < {need} (theory.md §9: M ≳ 4^D n/(2πC²) at n = "
-                f"{max(s.n)}, C = {AUTO_M_CONSTANT}) to resolve the DDPM's error: the largest n "
-                "may be flagged 'rising' (a lower bound) and left out of the fit"
+                f"traded: M = {hi} < {need}, the M of the resolution rule (M = auto) at n = "
+                f"{max(s.n)}: the largest n may be flagged 'rising' (a lower bound) and left out "
+                "of the fit"
             )
     if any(e.startswith("ddpm") for e in s.estimators):
         if "oracle_tv" not in s.metrics:

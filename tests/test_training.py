@@ -149,3 +149,132 @@ def test_bad_input_raises_value_error(Xs, kw, match):
 def test_rngs_must_match_datasets():
     with pytest.raises(ValueError, match="rngs"):
         train_ensemble([np.zeros((5, 1))] * 2, PROC, _cfg(), [np.random.default_rng(0)])
+
+
+# -- no host sync inside a training step (issue 17) -------------------------------------------
+#: the Tensor methods that read a value back to the host (a device sync on CUDA)
+_HOST_READS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist", "numpy", "cpu")
+
+
+class _HostReads:
+    """Counts host reads of tensor values (Tensor.__bool__, .item(), .cpu(), ... and
+    torch.nonzero, whose output size needs the values) while active."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        for name in _HOST_READS:
+            original = getattr(torch.Tensor, name)
+            monkeypatch.setattr(torch.Tensor, name, self._counted(original))
+        monkeypatch.setattr(torch, "nonzero", self._counted(torch.nonzero))
+
+    def _counted(self, fn):
+        def wrapper(*args, **kwargs):
+            self.count += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+
+@pytest.mark.parametrize("loss", ["simple", "elbo", "continuous"])
+def test_a_training_step_reads_nothing_back_to_the_host(monkeypatch, loss):
+    # one minibatch block and one evaluation whatever the number of steps: any read-back per
+    # step (the old `bool(bad.any())`) makes the count grow with the steps
+    rng = np.random.default_rng(3)
+    Xs = [_mixture(100, rng), _mixture(80, rng)]
+    counts = {}
+    for steps in (10, 40):
+        cfg = _cfg(loss=loss, steps=steps, eval_every=steps, block_steps=steps)
+        reads = _HostReads(monkeypatch)
+        train_ensemble(Xs, PROC, cfg, [np.random.default_rng(s) for s in (1, 2)])
+        counts[steps] = reads.count
+        monkeypatch.undo()
+    assert counts[10] == counts[40] > 0
+
+
+def test_the_old_per_step_check_is_seen_by_the_counter(monkeypatch):
+    # the counter can fail: with the check after every step, reads grow with the steps
+    import minimax.diffusion.training as training
+
+    rng = np.random.default_rng(3)
+    Xs = [_mixture(100, rng)]
+    counts = {}
+    for steps in (10, 40):
+        monkeypatch.setattr(training, "SYNC_EVERY_STEP", True)
+        reads = _HostReads(monkeypatch)
+        cfg = _cfg(steps=steps, eval_every=steps, block_steps=steps)
+        train_ensemble(Xs, PROC, cfg, [np.random.default_rng(1)])
+        counts[steps] = reads.count
+        monkeypatch.undo()
+    assert counts[40] - counts[10] >= 30
+
+
+def _fit_both_ways(monkeypatch, Xs, cfg, seeds):
+    import minimax.diffusion.training as training
+
+    fits = []
+    for every_step in (True, False):
+        monkeypatch.setattr(training, "SYNC_EVERY_STEP", every_step)
+        fits.append(train_ensemble(Xs, PROC, cfg, [np.random.default_rng(s) for s in seeds]))
+    return fits
+
+
+def _same_fit(a, b):
+    assert torch.equal(a.network.flat, b.network.flat)
+    np.testing.assert_array_equal(a.loss_history, b.loss_history)
+    for ra, rb in zip(a.members, b.members, strict=True):
+        assert (ra.steps, ra.best_step, ra.status, ra.reason) == (
+            rb.steps,
+            rb.best_step,
+            rb.status,
+            rb.reason,
+        )
+        np.testing.assert_array_equal(
+            [ra.train_loss, ra.heldout_loss], [rb.train_loss, rb.heldout_loss]
+        )
+
+
+def test_deferred_divergence_check_equals_the_per_step_check_bit_for_bit(monkeypatch):
+    rng = np.random.default_rng(4)
+    Xs = [_mixture(200, rng), _mixture(50, rng)]
+    every, deferred = _fit_both_ways(monkeypatch, Xs, _cfg(), (7, 8))
+    assert all(r.status == "completed" for r in deferred.members)
+    _same_fit(every, deferred)
+
+
+def test_divergence_between_evaluations_is_reported_with_its_step_and_reason(monkeypatch):
+    # member 0 exceeds 1.05 x its first loss at step 3 (the per-step check's reason); the
+    # deferred check reads the flag at the evaluation of step 40 and must report the same, with
+    # the member frozen from step 3 on (its history NaN from there) and the other untouched
+    rng = np.random.default_rng(4)
+    Xs = [_mixture(200, rng), _mixture(50, rng)]
+    cfg = _cfg(divergence_factor=1.05, lr=5e-2)
+    every, deferred = _fit_both_ways(monkeypatch, Xs, cfg, (7, 8))
+    _same_fit(every, deferred)
+    r = deferred.members[0]
+    assert r.status == "diverged" and r.steps == 2 and r.steps < cfg.eval_every
+    assert r.reason.startswith("training loss") and "at step 3" in r.reason
+    assert np.isnan(deferred.loss_history[0, r.steps :]).all()
+    assert deferred.members[1].status == "completed"
+
+
+def test_divergence_read_only_at_the_final_evaluation_is_still_reported(monkeypatch):
+    # non-finite from step 2 on; with one evaluation at the very end the flag is read only there
+    rng = np.random.default_rng(1)
+    cfg = _cfg(lr=1e6, grad_clip=None, eval_every=10_000)
+    every, deferred = _fit_both_ways(monkeypatch, [_mixture(200, rng)], cfg, (1,))
+    _same_fit(every, deferred)
+    assert deferred.members[0].status == "diverged"
+    assert deferred.members[0].reason == "non-finite gradient at step 2"
+
+
+@pytest.mark.parametrize("name", ["simple", "elbo"])
+def test_grid_coefficient_tables_equal_the_direct_float64_code(name):
+    # off the CPU the grid losses read m, σ, c, w from a table (no time tensor to the host);
+    # the table holds the same float64 code's values, so the lookup is exact
+    from minimax.diffusion.losses import make_loss
+
+    loss = make_loss(name, PROC, 0.02, 0.9, steps=1000)
+    t = loss.sample_times((3, 500), torch.Generator().manual_seed(0))
+    for a, b in zip(loss.table_coefficients(t), loss.coefficients(t), strict=True):
+        assert a.dtype == b.dtype == torch.float32
+        assert torch.equal(a, b)

@@ -93,6 +93,25 @@ class _GridLoss(DenoisingLoss):
                 f"t_min={t_min!r} is not allowed: no grid time k/{self.steps} lies in "
                 f"[t_min, t_end={t_end!r}]"
             )
+        self._tables: dict = {}
+
+    def coefficients(self, t: torch.Tensor):
+        """As the base class; off the CPU read from a table of the grid times (computed there by
+        the same float64 code once per device), so no time tensor travels to the host."""
+        if t.device.type == "cpu":
+            return super().coefficients(t)
+        return self.table_coefficients(t)
+
+    def table_coefficients(self, t: torch.Tensor):
+        """``coefficients`` by table lookup on t's device (t on the grid k/T, k_lo ≤ k ≤ k_hi)."""
+        key = str(t.device)
+        if key not in self._tables:
+            k = torch.arange(self.k_lo, self.k_hi + 1, dtype=torch.float64)
+            cols = super().coefficients(k / self.steps)
+            self._tables[key] = torch.stack(cols).to(t.device)
+        table = self._tables[key]
+        idx = torch.round(t.to(torch.float64) * self.steps).to(torch.long) - self.k_lo
+        return tuple(table[i][idx] for i in range(4))
 
     def sample_times(self, shape, generator):
         k = torch.randint(
@@ -140,10 +159,14 @@ class ELBOLoss(_GridLoss):
         w = beta**2 / (2 * var * alpha * one_minus[1:])
         sel = w[self.k_lo - 1 : self.k_hi]
         self._table = torch.tensor(w / sel.mean(), dtype=torch.float64)
+        self._on_device = {"cpu": self._table}
 
     def weight(self, t):
         k = torch.round(t * self.steps).to(torch.long) - 1
-        return self._table.to(t.device)[k]
+        key = str(t.device)
+        if key not in self._on_device:
+            self._on_device[key] = self._table.to(t.device)
+        return self._on_device[key][k]
 
     def describe(self) -> dict:
         return super().describe() | {"loss_variance": self.variance}

@@ -7,10 +7,13 @@ import numpy as np
 from minimax.targets.base import Target
 from minimax.targets.besov import BesovDensity
 from minimax.targets.gaussian_mixture import GaussianMixture
+from minimax.targets.sparse import SparseMultiscaleDensity
 from minimax.validation import check_choice, check_int
 
 TARGET_KINDS = {
     "besov": "random-sign multilevel B-spline density of exact Besov smoothness s on [-1, 1]^D",
+    "sparse-multiscale": "dense Besov density + a sparse multiscale spike train: in B^s_{p,inf} "
+    "with p < 1, L1 smoothness s·p (where linear estimators lose; docs/sparse_targets.md)",
     "gmm": "two-component Gaussian mixture on R^D (weights 0.4/0.6, means ∓0.4·1, std 0.3)",
 }
 
@@ -27,7 +30,8 @@ def make_target(
     """Build a target by kind (one of ``TARGET_KINDS``).
 
     "besov": ``BesovDensity(D, s, p, boundary=..., seed=..., n_max=...)`` with any further
-    keyword arguments passed on (s is required). "gmm": ``default_gmm(D)``, or a mixture given
+    keyword arguments passed on (s is required). "sparse-multiscale":
+    ``SparseMultiscaleDensity(D, s, p, ...)`` likewise (0 < p < 1). "gmm": ``default_gmm(D)``, or a mixture given
     by ``weights``, ``means``, ``stds``; s, p, boundary and seed do not apply and are ignored.
     """
     if not isinstance(kind, str) or kind not in TARGET_KINDS:
@@ -39,6 +43,12 @@ def make_target(
         if n_max is not None:
             kw["n_max"] = n_max
         return BesovDensity(D, s, p, boundary=boundary, seed=seed, **kw)
+    if kind == "sparse-multiscale":
+        if s is None:
+            raise ValueError("s=None is not allowed: the 'sparse-multiscale' target needs s > 0")
+        if n_max is not None:
+            kw["n_max"] = n_max
+        return SparseMultiscaleDensity(D, s, p, boundary=boundary, seed=seed, **kw)
     if kw:
         allowed = {"weights", "means", "stds"}
         extra = sorted(set(kw) - allowed)

@@ -25,3 +25,23 @@ def torch_generator(rng: np.random.Generator, device: str = "cpu"):
     g = torch.Generator(device=device)
     g.manual_seed(int(rng.integers(0, 2**63 - 1)))
     return g
+
+
+def device_identity(device: str = "auto") -> dict:
+    """What a torch computation's numbers depend on besides the code and the seeds: the resolved
+    device type, the GPU model (CUDA) and the torch version. Part of a torch cell's cache
+    identity, so cells computed on a CPU (MT19937-seeded CPU streams) and on a GPU (Philox
+    streams, other kernels) never share an id, nor do two GPU models or torch releases."""
+    import torch
+
+    dev = torch.device(resolve_device(device))
+    ident = {"type": dev.type, "torch": torch.__version__}
+    if dev.type == "cuda":
+        ident["name"] = torch.cuda.get_device_name(dev.index)  # None: the current device
+    return ident
+
+
+def describe_identity(ident: dict) -> str:
+    """'cpu, torch 2.13.0' or 'cuda NVIDIA H200, torch 2.11.0' (for messages)."""
+    where = ident.get("type", "?") + (f" {ident['name']}" if ident.get("name") else "")
+    return f"{where}, torch {ident.get('torch', '?')}"

@@ -102,12 +102,7 @@ def run_study(specs: list[StudySpec], out, config: RunConfig = RunConfig()) -> R
                         # the worker hashed the cell with other code (a checkout edited during
                         # the run, or a cluster worker with another version): its numbers must
                         # not be filed under this study; the cells written so far are kept
-                        raise RuntimeError(
-                            f"a worker returned cell {res.cell_id} computed by code version "
-                            f"{res.rows[0].get('version') if res.rows else '?'}, but this run "
-                            f"expects {code_version()}: run the same code everywhere, then rerun "
-                            "the same command (finished cells are kept)"
-                        )
+                        raise RuntimeError(_foreign_cell_message(res, units))
                     store.write_cell(out, res.cell_id, res.rows)
                     log.info(res.describe())
                     computed += 1
@@ -123,6 +118,28 @@ def run_study(specs: list[StudySpec], out, config: RunConfig = RunConfig()) -> R
         failed_cells=int((table.drop_duplicates("cell_id")["status"] != "ok").sum()),
         seconds=time.perf_counter() - t0,
         paths=paths,
+    )
+
+
+def _foreign_cell_message(res, units: list[WorkUnit]) -> str:
+    """One line: which code and device the worker used, and what this run expects."""
+    row = res.rows[0] if res.rows else {}
+    text = (
+        f"a worker returned cell {res.cell_id} computed by code version {row.get('version', '?')} "
+        f"on device {row.get('device', '?')!r}, but this run expects {code_version()}"
+    )
+    torch_specs = {u.spec.device for u in units if ESTIMATORS[u.estimator].uses_torch}
+    if torch_specs:
+        from minimax.runtime import describe_identity, device_identity
+
+        here = "; ".join(sorted(describe_identity(device_identity(d)) for d in torch_specs))
+        text += (
+            f" and, for torch estimators, this process's device ({here}): torch cells are keyed "
+            "by device type, GPU model and torch version, so a pool of mixed workers is refused"
+        )
+    return (
+        text
+        + "; run the same code on one kind of device everywhere, then rerun the same command (finished cells are kept)"
     )
 
 

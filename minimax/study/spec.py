@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from minimax import code_version
+from minimax.runtime import device_identity
 from minimax.study.registry import ESTIMATORS, METRICS, target_kinds
 from minimax.validation import check_choice, check_int, check_real
 
@@ -244,7 +245,10 @@ class Cell:
         """Everything that determines this cell's numbers (its cache identity).
 
         Settings of the diffusion engine (sampler, sizing, device) are left out for estimators
-        that do not use it, so an ablation over them reuses the controls' cells.
+        that do not use it, so an ablation over them reuses the controls' cells. The device
+        enters as ``device_identity``: where "auto" resolved to, the GPU model, the torch
+        version, so a study resumed on another device (or a pool of mixed workers) never mixes
+        their numbers.
         """
         s = self.spec
         content = {
@@ -262,7 +266,8 @@ class Cell:
             "samples": s.samples_at(self.n),
         }
         if ESTIMATORS[self.estimator].uses_torch:
-            content.update(sampler=s.sampler, sizing=s.sizing, device=s.device)
+            # the resolved device (type, GPU model, torch version), not the text "auto"
+            content.update(sampler=s.sampler, sizing=s.sizing, device=device_identity(s.device))
         return content
 
     @property

@@ -51,12 +51,17 @@ def table(
     return pd.DataFrame(rows)
 
 
-def test_point_estimate_is_least_squares_on_log_log():
+def test_point_estimate_solves_the_log_link_quasi_likelihood_equations():
     df = table(np.random.default_rng(0))
     fit = fit_rate(df)
-    slope, intercept = np.polyfit(np.log(df["n"]), np.log(df["value"]), 1)
-    assert fit.exponent == pytest.approx(-slope, rel=1e-10)
-    assert fit.intercept == pytest.approx(intercept, rel=1e-10)
+    x, y = np.log(df["n"].to_numpy(float)), df["value"].to_numpy(float)
+    mu = np.exp(fit.intercept - fit.exponent * x)
+    r = (y - mu) / mu
+    assert abs(r.sum()) < 1e-9 and abs((x * r).sum()) < 1e-9  # Σ x (y − μ)/μ = 0
+    # with 10% noise it is close to OLS on log e: they differ at second order in the noise
+    slope, _ = np.polyfit(x, np.log(y), 1)
+    assert fit.exponent == pytest.approx(-slope, abs=0.01)
+    assert fit.ols_exponent == pytest.approx(-slope, rel=1e-10)
     assert fit.theory == pytest.approx(1 / 3)
     assert (fit.n_min, fit.n_max, fit.n_points, fit.n_rows) == (250, 8000, 6, 18)
     assert fit.df == 5  # G - 1 clusters
@@ -98,8 +103,8 @@ def test_local_slopes_of_an_exact_power_law():
     assert fit.exponent == pytest.approx(1 / 3, abs=1e-6)
     assert np.allclose(fit.local_slopes["exponent"], 1 / 3, atol=1e-6)
     assert list(fit.local_slopes["n_low"]) == list(NS[:-1])
-    assert fit.wls_exponent == pytest.approx(1 / 3, abs=1e-6)
-    assert fit.verdict == "consistent with theory"
+    assert fit.ols_exponent == pytest.approx(1 / 3, abs=1e-6)
+    assert fit.verdict == "equivalent to theory within ±0.05"
 
 
 @pytest.mark.parametrize(("a", "verdict"), [(0.6, "steeper"), (0.1, "flatter")])
@@ -110,11 +115,27 @@ def test_verdicts_for_rates_far_from_theory(a, verdict):
     assert fit.p_value < 1e-3
 
 
-def test_no_decay_is_inconclusive_not_consistent():
+def test_a_wide_ci_is_not_resolved_and_says_its_half_width():
     # a rate with a huge CI that contains both 0 and the theory says nothing
     fit = fit_rate(table(np.random.default_rng(6), a=0.15, ns=(250, 500, 1000), noise=0.5))
     assert fit.ci_low < 0 < 1 / 3 < fit.ci_high
-    assert fit.verdict == "inconclusive: CI contains theory and 0"
+    w = fit.tost.half_width
+    assert w == pytest.approx(stats.t.ppf(0.95, fit.df) * fit.se, rel=1e-12)
+    assert fit.verdict == f"not resolved by this design: CI half-width {w:.3f} > δ = 0.05"
+    assert "nan" not in fit.summary()
+
+
+def test_values_at_or_below_zero_enter_the_fit():
+    # a bias-corrected TV estimate can be ≤ 0: such rows are fitted as they are, not dropped
+    df = table(np.random.default_rng(12), noise=0.02, cluster=0.0)
+    df.loc[(df["n"] == 8000) & (df["replicate"] == 0), "value"] = -0.01
+    df.loc[(df["n"] == 4000) & (df["replicate"] == 1), "value"] = 0.0
+    fit = fit_rate(df)
+    assert fit.n_rows == len(df) and fit.nonpositive_rows == 2 and fit.excluded.empty
+    x, y = np.log(df["n"].to_numpy(float)), df["value"].to_numpy(float)
+    r = (y - np.exp(fit.intercept - fit.exponent * x)) / np.exp(fit.intercept - fit.exponent * x)
+    assert abs((x * r).sum()) < 1e-9
+    assert "2 rows ≤ 0 dropped" in fit.ols_note and "nan" not in fit.summary()
 
 
 def test_points_near_the_floor_flags_and_failures_are_excluded_and_listed():

@@ -661,13 +661,13 @@ def plot_exponents(fits: list[RateFit], df: pd.DataFrame, stem: Path) -> list[Pa
 # -- macros ---------------------------------------------------------------------------------
 def _verdict_kind(f: RateFit) -> str:
     v = f.verdict
-    if v.startswith("consistent"):
+    if v.startswith(("consistent", "equivalent")):  # equivalence by TOST (verdicts.py)
         return "Consistent"
     if v == "steeper":
         return "Steeper"
     if v == "flatter":
         return "Flatter"
-    if v.startswith("inconclusive"):
+    if v.startswith(("inconclusive", "not resolved")):
         return "Inconclusive"
     return "Unmeasured"
 

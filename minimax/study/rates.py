@@ -1,23 +1,26 @@
-"""The rate fit: log(error) on log(n), its CI, and a test of the theory's exponent.
+"""The rate fit: the mean error against n, its CI, and a verdict on the theory's exponent.
 
-Model: log e_{n,r} = c - a·log n + u_{n,r}, fitted by OLS on replicate-level rows. Replicates at
-one n share that n's bias (finite-n effects), so errors are correlated within an n: the standard
-errors are cluster-robust with n as the cluster, with G - 1 degrees of freedom for the t
-distribution (statsmodels ``use_correction=True, df_correction=True``). A study has few
-clusters (4-9 sizes of n), and there the usual CRV1 sandwich (``cov_type="cluster"``)
-under-covers: in 1,000 simulated fits with 4-9 sizes, 2-5 replicates and an n-level random
-effect, its 95% intervals held the true slope 84-90% of the time, plain OLS 79-96%, while the
-jackknife form CRV3 (``cov_type="cluster-crv3"``; Bell & McCaffrey 2002, MacKinnon, Nielsen &
-Webb 2023) held it 95-96% of the time. CRV3 is therefore the default; ``cov="crv1"`` gives the
-textbook one. An alternative, WLS on the per-n means of log e with weights 1/se², is reported
-beside it, together with local slopes between successive n (theory.md §8: pre-asymptotic regimes
-show up there first).
+Model: E e_{n,r} = exp(c − a·log n), fitted by the log-link quasi-likelihood of
+:mod:`minimax.study.glm` on replicate-level rows, every row at its measured value: a
+bias-corrected TV estimate ≤ 0 enters as it is, with no logarithm and no truncation
+(docs/verdicts.md §4). The fit estimates the slope of log E e, the quantity the theory bounds
+(E TV ≲ n^(−s/(2s+D))), not of E log e. Replicates at one n share that n's bias, so the
+covariance is cluster-robust with n as the cluster: CRV3, the leave-one-n-out jackknife, with
+t on G − 1 degrees of freedom (with 4-9 sizes of n the usual CRV1 under-covers; ``cov="crv1"``
+gives it). Beside it: OLS of log e on log n over the positive rows (the former default, as a
+cross-check), local slopes between successive n with CIs, the exponent under the log-factor
+models n^(−a)(log n)^k, k ∈ {0, ½, 1}, and a curvature check that flags a trend in the local
+slopes (docs/verdicts.md §5: where the fit's CI under-covers, this flag is what warns).
 
-What is left out of the fit, and listed: failed cells; rows flagged ``rising`` or ``unresolved``
-by the TV estimator; non-positive values; and every row of an n whose mean error is below twice
-its mean noise floor (a point near its floor measures the floor, not the rate). Floors are
-judged per n, not per row, because dropping only the low replicates of an n would bias its mean
-upward.
+The verdict is the equivalence test of :mod:`minimax.study.verdicts` against s/(2s+D) with the
+margin δ of the study (``--margin``); :mod:`minimax.study.planning` says what design would
+reach a CI half-width of δ.
+
+What is left out of the fit, and listed: failed cells; rows with a non-finite value; rows
+flagged ``rising`` or ``unresolved`` by the TV estimator; and every row of an n whose mean error
+is below twice its mean noise floor (a point near its floor measures the floor, not the rate).
+Floors are judged per n, not per row, because dropping only the low replicates of an n would
+bias its mean upward.
 """
 
 from __future__ import annotations
@@ -29,33 +32,39 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from minimax.study import glm, planning, verdicts
 from minimax.study.registry import theory_exponent
 from minimax.validation import check_choice, check_real
 
 BAD_FLAGS = ("rising", "unresolved")
-COV_TYPES = {"crv3": "cluster-crv3", "crv1": "cluster"}
+COV_TYPES = ("crv3", "crv1")
+DEFAULT_MARGIN = 0.05
+LOG_FACTORS = (0.0, 0.5, 1.0)
 
 VERDICTS = (
-    "consistent with theory",
+    verdicts.EQUIVALENT,
     "steeper",
     "flatter",
-    "inconclusive: CI contains theory and 0",
+    verdicts.NOT_RESOLVED,
+    verdicts.CROSSES,
     "not measurable: floors",
     "not measurable: flagged rising/unresolved",
     "not measurable: failed",
     "not measurable: too few points",
+    "not measurable: the fit did not converge",
     "no theory exponent",
 )
 
 
 @dataclass
 class RateFit:
-    """A fitted rate error ≍ n^(-exponent) with its uncertainty and the theory beside it."""
+    """A fitted rate E error ≍ n^(-exponent) with its uncertainty, the theory and a verdict."""
 
     metric: str
     estimator: str
     arm: str
     theory: float
+    margin: float = DEFAULT_MARGIN
     exponent: float = math.nan
     se: float = math.nan
     ci_low: float = math.nan
@@ -70,16 +79,27 @@ class RateFit:
     n_max: int = 0
     n_points: int = 0
     n_rows: int = 0
-    wls_exponent: float = math.nan
-    wls_se: float = math.nan
+    #: rows ≤ 0 among the fitted ones (kept by this fit, dropped by the log-scale cross-check)
+    nonpositive_rows: int = 0
+    #: the cross-check: OLS of log e on log n over the positive fitted rows, CRV3 by n
+    ols_exponent: float = math.nan
+    ols_ci_low: float = math.nan
+    ols_ci_high: float = math.nan
+    ols_note: str = ""
     #: the same fit keeping rows flagged rising/unresolved (lower bounds), when any were dropped
     flagged_exponent: float = math.nan
     flagged_ci_low: float = math.nan
     flagged_ci_high: float = math.nan
     verdict: str = "not measurable: too few points"
+    tost: verdicts.Tost | None = field(default=None, repr=False)
+    need: planning.Need | None = field(default=None, repr=False)
+    curvature: verdicts.Curvature = field(default_factory=verdicts.Curvature, repr=False)
+    log_factors: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     points: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     local_slopes: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     excluded: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: the fitted rows (n, replicate, value) and the fitted means, for paired fits and plans
+    used: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def measured(self) -> bool:
@@ -89,8 +109,13 @@ class RateFit:
     def ci(self) -> tuple[float, float]:
         return (self.ci_low, self.ci_high)
 
+    @property
+    def depends_on_k(self) -> bool:
+        """Whether the verdict changes across the log-factor models k ∈ {0, ½, 1}."""
+        return len(self.log_factors) > 1 and self.log_factors["verdict"].nunique() > 1
+
     def predict_log(self, n) -> tuple[np.ndarray, np.ndarray]:
-        """Fitted mean of log error at n and its (cluster-robust) standard error."""
+        """Fitted log of the mean error at n and its (cluster-robust) standard error."""
         x = np.log(np.asarray(n, dtype=np.float64))
         mean = self.intercept - self.exponent * x
         X = np.stack([np.ones_like(x), x], axis=-1)
@@ -98,73 +123,58 @@ class RateFit:
         return mean, np.sqrt(np.maximum(var, 0.0))
 
     def band(self, n) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(fit, lower, upper) of the error at n: the fitted line and its pointwise CI band."""
+        """(fit, lower, upper) of the mean error at n: the fitted curve and its pointwise CI."""
         mean, se = self.predict_log(n)
         q = stats.t.ppf(0.5 + self.level / 2, self.df) if math.isfinite(self.df) else np.nan
         return np.exp(mean), np.exp(mean - q * se), np.exp(mean + q * se)
 
     def row(self) -> dict:
         """One row of the table of fits."""
-        return {
-            "arm": self.arm,
-            "estimator": self.estimator,
-            "metric": self.metric,
-            "exponent": self.exponent,
-            "se": self.se,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "level": self.level,
-            "theory": self.theory,
-            "p_value": self.p_value,
-            "df": self.df,
-            "cov": self.cov,
-            "n_min": self.n_min,
-            "n_max": self.n_max,
-            "n_points": self.n_points,
-            "n_rows": self.n_rows,
-            "wls_exponent": self.wls_exponent,
-            "wls_se": self.wls_se,
-            "excluded_rows": len(self.excluded),
-            "flagged_exponent": self.flagged_exponent,
-            "flagged_ci_low": self.flagged_ci_low,
-            "flagged_ci_high": self.flagged_ci_high,
-            "verdict": self.verdict,
+        t = self.tost
+        lf = {
+            f"exponent_k{k:g}": r.exponent
+            for k, r in zip(LOG_FACTORS, self._lf_rows(), strict=True)
         }
+        lf |= {
+            f"verdict_k{k:g}": r.verdict for k, r in zip(LOG_FACTORS, self._lf_rows(), strict=True)
+        }
+        return {
+            "arm": self.arm, "estimator": self.estimator, "metric": self.metric,
+            "exponent": self.exponent, "se": self.se, "ci_low": self.ci_low,
+            "ci_high": self.ci_high, "level": self.level, "theory": self.theory,
+            "p_value": self.p_value, "df": self.df, "cov": self.cov, "margin": self.margin,
+            "tost_half_width": t.half_width if t else math.nan,
+            "tost_p": t.p_value if t else math.nan,
+            "replicates_needed": _num(self.need.replicates) if self.need else math.nan,
+            "sizes_needed": _num(self.need.sizes) if self.need else math.nan,
+            "decades_needed": _num(self.need.decades) if self.need else math.nan,
+            "n_min": self.n_min, "n_max": self.n_max, "n_points": self.n_points,
+            "n_rows": self.n_rows, "nonpositive_rows": self.nonpositive_rows,
+            "ols_exponent": self.ols_exponent, "ols_ci_low": self.ols_ci_low,
+            "ols_ci_high": self.ols_ci_high, "excluded_rows": len(self.excluded),
+            "curvature_p": self.curvature.p_value, "misspecified": self.curvature.flagged,
+            **lf,
+            "flagged_exponent": self.flagged_exponent,
+            "flagged_ci_low": self.flagged_ci_low, "flagged_ci_high": self.flagged_ci_high,
+            "verdict": self.verdict,
+        }  # fmt: skip
+
+    def _lf_rows(self):
+        if len(self.log_factors):
+            return list(self.log_factors.itertuples())
+        blank = pd.Series({"exponent": math.nan, "verdict": self.verdict})
+        return [blank] * len(LOG_FACTORS)
 
     def summary(self) -> str:
-        """A few lines: the exponent with its CI beside theory, the test, the alternatives."""
-        head = f"{self.estimator} · {self.metric} · {self.arm}"
-        lines = [head]
-        if self.measured:
-            pct = round(100 * self.level)
-            lines.append(
-                f"  exponent {self.exponent:.3f}  [{self.ci_low:.3f}, {self.ci_high:.3f}] "
-                f"({pct}% CI, {self.cov.upper()} cluster-robust by n, t with {self.df:g} df)   "
-                f"theory {self.theory:.3f}   p = {self.p_value:.3g}"
-            )
-            lines.append(
-                f"  n {self.n_min}..{self.n_max} ({self.n_points} sizes, {self.n_rows} rows); "
-                f"WLS on means {self.wls_exponent:.3f} ± {self.wls_se:.3f}"
-            )
-            if len(self.local_slopes):
-                parts = [
-                    f"{int(r.n_low)}→{int(r.n_high)}: {r.exponent:.2f}±{r.se:.2f}"
-                    for r in self.local_slopes.itertuples()
-                ]
-                lines.append("  local slopes " + ", ".join(parts))
-        lines.append(f"  verdict: {self.verdict}")
-        if math.isfinite(self.flagged_exponent):
-            lines.append(
-                f"  keeping the rising/unresolved rows (TV lower bounds; indicative only): "
-                f"{self.flagged_exponent:.3f} [{self.flagged_ci_low:.3f}, {self.flagged_ci_high:.3f}]"
-            )
-        if len(self.excluded):
-            by = self.excluded.groupby("reason")["n"].apply(lambda s: sorted(set(s)))
-            lines.append(
-                "  excluded: "
-                + "; ".join(f"{reason} (n={', '.join(map(str, ns))})" for reason, ns in by.items())
-            )
-        return "\n".join(lines)
+        """The exponent with its CI beside theory, the verdict with what it would take, the
+        log-factor models, the local slopes, the cross-check and what was left out."""
+        from minimax.study.summary import fit_summary
+
+        return fit_summary(self)
+
+
+def _num(v) -> float:
+    return math.nan if v is None else float(v)
 
 
 def fit_rate(
@@ -174,21 +184,23 @@ def fit_rate(
     *,
     arm: str | None = None,
     theory: float | None = None,
+    margin: float = DEFAULT_MARGIN,
     level: float = 0.95,
     floor_factor: float = 2.0,
     cov: str = "crv3",
     exclude_flags: bool = True,
 ) -> RateFit:
-    """Fit error ≍ n^(-a) for one (arm, estimator, metric) of a tidy results table.
+    """Fit E error ≍ n^(-a) for one (arm, estimator, metric) of a tidy results table.
 
     ``estimator`` and ``arm`` may be omitted when the table holds only one. ``theory`` defaults
     to the metric's minimax exponent (s/(2s+D) for TV, 2s/(2s+D) for the score error).
-    ``cov`` is the cluster-robust covariance: ``"crv3"`` (default, see the module doc) or
-    ``"crv1"``. With ``exclude_flags`` (default) rows flagged rising/unresolved are left out;
-    when any were, the same fit with them kept is reported beside it (``flagged_*`` fields):
-    their TV values are lower bounds, so that exponent is indicative only.
+    ``margin`` is the equivalence margin δ of the verdict. ``cov``: ``"crv3"`` (default, see
+    the module doc) or ``"crv1"``. With ``exclude_flags`` (default) rows flagged
+    rising/unresolved are left out; when any were, the same fit with them kept is reported
+    beside it (``flagged_*`` fields): their TV values are lower bounds, indicative only.
     """
-    check_choice("cov", cov, tuple(COV_TYPES))
+    check_choice("cov", cov, COV_TYPES)
+    margin = verdicts.check_margin(margin)
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     floor_factor = check_real("floor_factor", floor_factor, low=0)
     sel = df[df["metric"] == metric]
@@ -200,9 +212,8 @@ def fit_rate(
     sel = sel[sel["arm"] == arm].copy()
     if theory is None:
         theory = theory_exponent(metric, float(sel["s"].iloc[0]), int(sel["D"].iloc[0]))
-    fit = RateFit(
-        metric=metric, estimator=estimator, arm=arm, theory=float(theory), level=level, cov=cov
-    )
+    fit = RateFit(metric=metric, estimator=estimator, arm=arm, theory=float(theory),
+                  margin=margin, level=level, cov=cov)  # fmt: skip
 
     sel["reason"] = _row_reasons(sel, exclude_flags)
     points = _points(sel, floor_factor)
@@ -219,7 +230,7 @@ def fit_rate(
 
     if exclude_flags and fit.excluded["reason"].str.startswith("flag").any():
         alt = fit_rate(
-            df, metric, estimator, arm=arm, theory=theory, level=level,
+            df, metric, estimator, arm=arm, theory=theory, margin=margin, level=level,
             floor_factor=floor_factor, cov=cov, exclude_flags=False,
         )  # fmt: skip
         fit.flagged_exponent, fit.flagged_ci_low, fit.flagged_ci_high = (
@@ -231,10 +242,22 @@ def fit_rate(
     if len(sizes) < 3:
         fit.verdict = _unmeasurable(fit.excluded, len(sizes))
         return fit
-    _ols(fit, used, sizes)
-    _wls(fit, points[points["used"]])
-    fit.local_slopes = _local_slopes(points[points["used"]])
-    fit.verdict = _verdict(fit)
+    fit.used = used[["n", "replicate", "value"]].reset_index(drop=True)
+    if not _fit_main(fit, used, sizes):
+        fit.verdict = "not measurable: the fit did not converge"
+        return fit
+    _ols_log(fit, used)
+    fit.local_slopes = _local_slopes(points[points["used"]], fit.level)
+    fit.curvature = verdicts.curvature(fit.used["value"], fit.used["n"], fit.used["n"])
+    fit.log_factors = _log_factors(fit)
+    if not math.isfinite(fit.theory):
+        fit.verdict = "no theory exponent"
+        return fit
+    fit.tost = verdicts.tost(fit.exponent, fit.se, fit.df, fit.theory, margin)
+    fit.verdict = verdicts.verdict_text(fit.tost, fit.exponent, fit.theory)
+    mu = np.exp(fit.intercept - fit.exponent * np.log(fit.used["n"].to_numpy(float)))
+    split = planning.variance_split(fit.used["value"], fit.used["n"], mu, fit.se)
+    fit.need = planning.plan(split, margin, fit.n_min)
     return fit
 
 
@@ -261,7 +284,7 @@ def _row_reasons(sel: pd.DataFrame, exclude_flags: bool = True) -> pd.Series:
     reason = pd.Series("", index=sel.index, dtype=object)
     if exclude_flags:
         reason[sel["flag"].isin(BAD_FLAGS)] = "flag " + sel["flag"].astype(str)
-    reason[~np.isfinite(value) | (value <= 0)] = "value not positive"
+    reason[~np.isfinite(value)] = "value not finite"
     failed = sel["status"] != "ok"
     reason[failed] = sel.loc[failed, "status"].astype(str)
     return reason
@@ -269,17 +292,19 @@ def _row_reasons(sel: pd.DataFrame, exclude_flags: bool = True) -> pd.Series:
 
 def _points(sel: pd.DataFrame, floor_factor: float) -> pd.DataFrame:
     """Per n: mean ± se over every successful row (flagged ones included: they are lower
-    bounds, shown but not fitted), mean and se of log error over the rows the fit may use,
-    and the mean floor."""
+    bounds, shown but not fitted; values ≤ 0 included), the mean and se over the rows the fit
+    may use, and the mean floor."""
     rows = []
     for n, g in sel.groupby("n", sort=True):
-        shown = g[(g["status"] == "ok") & (g["value"] > 0)]["value"].to_numpy(float)
-        fitted = np.log(g.loc[g["reason"] == "", "value"].to_numpy(float))
+        v = g["value"].to_numpy(float)
+        shown = v[(g["status"] == "ok").to_numpy() & np.isfinite(v)]
+        fitted = g.loc[g["reason"] == "", "value"].to_numpy(float)
         k, kf = len(shown), len(fitted)
         floor = (
             float(np.nanmean(g["floor"].to_numpy(float))) if g["floor"].notna().any() else np.nan
         )
         mean = float(shown.mean()) if k else np.nan
+        mean_fit = float(fitted.mean()) if kf else np.nan
         rows.append(
             {
                 "n": int(n),
@@ -287,8 +312,9 @@ def _points(sel: pd.DataFrame, floor_factor: float) -> pd.DataFrame:
                 "mean": mean,
                 "se": float(shown.std(ddof=1) / math.sqrt(k)) if k > 1 else np.nan,
                 "k_fit": kf,
-                "mean_log": float(fitted.mean()) if kf else np.nan,
-                "se_log": float(fitted.std(ddof=1) / math.sqrt(kf)) if kf > 1 else np.nan,
+                "mean_fit": mean_fit,
+                "se_fit": float(fitted.std(ddof=1) / math.sqrt(kf)) if kf > 1 else np.nan,
+                "mean_log": math.log(mean_fit) if mean_fit > 0 else np.nan,
                 "floor": floor,
                 "flags": int((g["flag"].isin(BAD_FLAGS)).sum()),
                 "failed": int((g["status"] != "ok").sum()),
@@ -299,26 +325,21 @@ def _points(sel: pd.DataFrame, floor_factor: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _ols(fit: RateFit, used: pd.DataFrame, sizes: np.ndarray) -> None:
-    import statsmodels.api as sm
-
-    y = np.log(used["value"].to_numpy(float))
-    x = np.log(used["n"].to_numpy(float))
-    groups = np.searchsorted(sizes, used["n"].to_numpy())
-    res = sm.OLS(y, sm.add_constant(x)).fit(
-        cov_type=COV_TYPES[fit.cov],
-        cov_kwds={"groups": groups, "use_correction": True, "df_correction": True},
-        use_t=True,
-    )
-    alpha = 1 - fit.level
-    lo, hi = res.conf_int(alpha=alpha)[1]
-    fit.intercept = float(res.params[0])
-    fit.exponent = float(-res.params[1])
-    fit.se = float(res.bse[1])
-    fit.ci_low, fit.ci_high = float(-hi), float(-lo)
-    # t with G - 1 df, as conf_int uses for both covariances (CRV3 leaves df_resid at N - 2)
+def _fit_main(fit: RateFit, used: pd.DataFrame, sizes: np.ndarray) -> bool:
+    y = used["value"].to_numpy(float)
+    n = used["n"].to_numpy(float)
+    X = glm.design(n)
+    res = glm.fit_loglink(y, X, n)
+    if not res.converged[0]:
+        return False
+    beta = res.beta[0]
+    cov = res.cov[0] if fit.cov == "crv3" else glm.crv1(y, X, n, res.beta)[0]
+    fit.intercept, fit.exponent = float(beta[0]), float(-beta[1])
+    fit.se = float(math.sqrt(max(cov[1, 1], 0.0)))
     fit.df = float(len(sizes) - 1)
-    fit.cov_params = np.asarray(res.cov_params(), dtype=float)
+    fit.cov_params = np.asarray(cov, dtype=float)
+    q = stats.t.ppf(0.5 + fit.level / 2, fit.df)
+    fit.ci_low, fit.ci_high = fit.exponent - q * fit.se, fit.exponent + q * fit.se
     if math.isfinite(fit.theory):
         if fit.se > 0:
             t = (fit.exponent - fit.theory) / fit.se
@@ -327,31 +348,78 @@ def _ols(fit: RateFit, used: pd.DataFrame, sizes: np.ndarray) -> None:
             fit.p_value = 1.0 if fit.exponent == fit.theory else 0.0
     fit.n_min, fit.n_max = int(sizes[0]), int(sizes[-1])
     fit.n_points, fit.n_rows = len(sizes), len(y)
+    fit.nonpositive_rows = int((y <= 0).sum())
+    return True
 
 
-def _wls(fit: RateFit, points: pd.DataFrame) -> None:
+def _ols_log(fit: RateFit, used: pd.DataFrame) -> None:
+    """OLS of log e on log n over the positive rows, CRV3 by n (statsmodels)."""
     import statsmodels.api as sm
 
-    se = points["se_log"].to_numpy(float)
-    if len(points) < 3 or not np.all(np.isfinite(se) & (se > 0)):
+    pos = used[used["value"] > 0]
+    sizes = np.sort(pos["n"].unique())
+    dropped = len(used) - len(pos)
+    if len(sizes) < 3:
+        fit.ols_note = f"not computable: {len(sizes)} sizes of n with positive values"
         return
-    x = np.log(points["n"].to_numpy(float))
-    res = sm.WLS(points["mean_log"].to_numpy(float), sm.add_constant(x), weights=1 / se**2).fit()
-    fit.wls_exponent, fit.wls_se = float(-res.params[1]), float(res.bse[1])
+    y, x = np.log(pos["value"].to_numpy(float)), np.log(pos["n"].to_numpy(float))
+    res = sm.OLS(y, sm.add_constant(x)).fit(
+        cov_type="cluster-crv3",
+        cov_kwds={"groups": np.searchsorted(sizes, pos["n"].to_numpy()),
+                  "use_correction": True, "df_correction": True},
+        use_t=True,
+    )  # fmt: skip
+    lo, hi = res.conf_int(alpha=1 - fit.level)[1]
+    fit.ols_exponent, fit.ols_ci_low, fit.ols_ci_high = float(-res.params[1]), -hi, -lo
+    if dropped:
+        fit.ols_note = f"{dropped} rows ≤ 0 dropped (the log needs e > 0)"
 
 
-def _local_slopes(points: pd.DataFrame) -> pd.DataFrame:
+def _log_factors(fit: RateFit) -> pd.DataFrame:
+    """The exponent a of E e = C n^(−a) (log n)^k for k ∈ LOG_FACTORS, each with its CI and
+    verdict (k = 0 is the main fit)."""
+    y = fit.used["value"].to_numpy(float)
+    n = fit.used["n"].to_numpy(float)
+    rows = []
+    for k in LOG_FACTORS:
+        res = glm.fit_loglink(y, glm.design(n), n, glm.log_factor_offset(n, k))
+        a, se = float(-res.beta[0, 1]), float(math.sqrt(max(res.cov[0, 1, 1], 0.0)))
+        if not res.converged[0]:
+            a = se = math.nan
+        q = stats.t.ppf(0.5 + fit.level / 2, fit.df)
+        if math.isfinite(fit.theory) and math.isfinite(a):
+            t = verdicts.tost(a, se, fit.df, fit.theory, fit.margin)
+            v = verdicts.verdict_text(t, a, fit.theory)
+        else:
+            v = "no theory exponent" if math.isfinite(a) else "the fit did not converge"
+        rows.append({"k": k, "exponent": a, "se": se, "ci_low": a - q * se,
+                     "ci_high": a + q * se, "verdict": v})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _local_slopes(points: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Slopes of log(mean) between successive n, se by the delta method from the replicate
+    se's (no n-level effect: indicative), t with k_i + k_j − 2 df; ``note`` says why a slope
+    is missing (a mean ≤ 0, or one replicate)."""
     p = points.sort_values("n")
-    n, m, s = p["n"].to_numpy(float), p["mean_log"].to_numpy(float), p["se_log"].to_numpy(float)
+    n = p["n"].to_numpy(float)
+    m, s, k = p["mean_fit"].to_numpy(float), p["se_fit"].to_numpy(float), p["k_fit"].to_numpy()
     dx = np.diff(np.log(n))
-    return pd.DataFrame(
-        {
-            "n_low": n[:-1].astype(int),
-            "n_high": n[1:].astype(int),
-            "exponent": -np.diff(m) / dx,
-            "se": np.sqrt(s[:-1] ** 2 + s[1:] ** 2) / dx,
-        }
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logm = np.where(m > 0, np.log(np.where(m > 0, m, 1.0)), np.nan)
+        rel = s / m
+        slope = -np.diff(logm) / dx
+        se = np.sqrt(rel[:-1] ** 2 + rel[1:] ** 2) / dx
+    dof = k[:-1] + k[1:] - 2
+    q = np.where(dof > 0, stats.t.ppf(0.5 + level / 2, np.maximum(dof, 1)), np.nan)
+    note = np.where(
+        (m[:-1] <= 0) | (m[1:] <= 0),
+        "mean ≤ 0",
+        np.where(~np.isfinite(se), "one replicate", ""),
     )
+    return pd.DataFrame({"n_low": n[:-1].astype(int), "n_high": n[1:].astype(int),
+                         "exponent": slope, "se": se, "ci_low": slope - q * se,
+                         "ci_high": slope + q * se, "note": note})  # fmt: skip
 
 
 def _unmeasurable(excluded: pd.DataFrame, n_used: int) -> str:
@@ -362,21 +430,10 @@ def _unmeasurable(excluded: pd.DataFrame, n_used: int) -> str:
         lambda r: "floors" if "floor" in r else ("flagged" if r.startswith("flag") else "failed")
     )
     top = kind.value_counts().idxmax()
-    if top == "failed" and (excluded["reason"] == "value not positive").all():
+    if top == "failed" and (excluded["reason"] == "value not finite").all():
         return "not measurable: too few points"
     return {
         "floors": "not measurable: floors",
         "flagged": "not measurable: flagged rising/unresolved",
         "failed": "not measurable: failed",
     }[top]
-
-
-def _verdict(fit: RateFit) -> str:
-    alpha = 1 - fit.level
-    if not math.isfinite(fit.theory):
-        return "no theory exponent"
-    if fit.p_value >= alpha:
-        if fit.ci_low <= 0 <= fit.ci_high:
-            return "inconclusive: CI contains theory and 0"
-        return "consistent with theory"
-    return "steeper" if fit.exponent > fit.theory else "flatter"

@@ -2,11 +2,14 @@
 
 ``write_report(OUT)`` reads ``OUT/results.parquet`` and writes, per arm (one target and setting)
 and metric: a log-log figure of error vs n (PNG and PDF, one column wide), the table of fits
-``fits.csv``, and ``summary.txt`` with the printed tables, exponents and verdicts.
+``fits.csv``, the paired slope differences ``paired.csv``, and ``summary.txt`` with the printed
+tables, exponents and verdicts. The verdicts use each arm's equivalence margin δ as stored in
+``study.json`` (``--margin`` at run time; 0.05 for studies that predate it).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -17,8 +20,10 @@ import pandas as pd
 
 from minimax.study import store
 from minimax.study.budget import budget_table
-from minimax.study.rates import RateFit, fit_rates
+from minimax.study.paired import PairedFit, paired_fits
+from minimax.study.rates import DEFAULT_MARGIN, RateFit, fit_rates
 from minimax.study.registry import DERIVED_METRICS
+from minimax.study.summary import paired_block
 
 #: one column of a two-column paper
 COLUMN_WIDTH_IN = 3.4
@@ -40,6 +45,7 @@ class Report:
     text: str
     fits: list[RateFit]
     files: list[Path] = field(default_factory=list)
+    pairs: list[PairedFit] = field(default_factory=list)
 
 
 def slug(text: str) -> str:
@@ -75,17 +81,25 @@ def points_table(fits: list[RateFit]) -> str:
 
 
 def fits_table(fits: list[RateFit]) -> str:
-    lines = [f"{'estimator':<16}{'exponent':>9}  {'95% CI':<18}{'theory':>7}  {'p':>7}  verdict"]
+    """Exponent, 95% CI, theory, the TOST's 90% half-width w and the verdict per estimator;
+    ``k-dep`` marks a verdict that changes under the log-factor models (log n)^k."""
+    lines = [
+        f"{'estimator':<16}{'exponent':>9}  {'95% CI':<18}{'theory':>7}  {'w (90%)':>7}  "
+        f"{'k-dep':<5}  verdict"
+    ]
     for f in fits:
+        theory = f"{f.theory:>7.3f}" if math.isfinite(f.theory) else f"{'—':>7}"
         if f.measured:
             ci = f"[{f.ci_low:.3f}, {f.ci_high:.3f}]"
-            p = f"{f.p_value:.3g}" if math.isfinite(f.p_value) else "—"
+            w = f"{f.tost.half_width:.3f}" if f.tost else "—"
+            dep = "yes" if f.depends_on_k else "no"
             lines.append(
-                f"{f.estimator:<16}{f.exponent:>9.3f}  {ci:<18}{f.theory:>7.3f}  {p:>7}  {f.verdict}"
+                f"{f.estimator:<16}{f.exponent:>9.3f}  {ci:<18}{theory}  {w:>7}  {dep:<5}  "
+                f"{f.verdict}"
             )
         else:
             lines.append(
-                f"{f.estimator:<16}{'—':>9}  {'':<18}{f.theory:>7.3f}  {'—':>7}  {f.verdict}"
+                f"{f.estimator:<16}{'—':>9}  {'':<18}{theory}  {'—':>7}  {'—':<5}  {f.verdict}"
             )
     return "\n".join(lines)
 
@@ -139,7 +153,7 @@ def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, s
                 ax.plot(grid, line, color=c, lw=0.9)
                 ax.fill_between(grid, lo, hi, color=c, alpha=0.15, lw=0)
             if fit.measured and not trivial and math.isfinite(fit.theory):
-                used = fit.points[fit.points["used"]]
+                used = fit.points[fit.points["used"] & np.isfinite(fit.points["mean_log"])]
                 x0 = float(np.mean(np.log(used["n"])))
                 y0 = float(np.mean(used["mean_log"]))
                 ax.plot(
@@ -195,9 +209,33 @@ def mean_table(df: pd.DataFrame, metric: str) -> str:
     return "\n".join(lines) if len(lines) > 1 else "(zero for every estimator)"
 
 
-def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True) -> Report:
-    """Fits, printed tables and (when ``out`` is given) figures, fits.csv and summary.txt."""
-    blocks, all_fits, files = [], [], []
+def study_margins(folder) -> dict[str, float]:
+    """The equivalence margin of each arm, from ``folder/study.json`` (empty when absent)."""
+    path = Path(folder) / "study.json"
+    if not path.is_file():
+        return {}
+    out = {}
+    for spec in json.loads(path.read_text()).get("studies", []):
+        t = spec.get("target", {})
+        label = (
+            f"{t.get('kind')} D={t.get('D')} s={t.get('s'):g} p={t.get('p'):g} {t.get('boundary')}"
+        )
+        out[spec.get("arm") or label] = float(spec.get("margin", DEFAULT_MARGIN))
+    return out
+
+
+def build_report(
+    df: pd.DataFrame,
+    out: Path | None = None,
+    figures: bool = True,
+    margin: float | dict[str, float] | None = None,
+) -> Report:
+    """Fits, printed tables and (when ``out`` is given) figures, fits.csv, paired.csv and
+    summary.txt. ``margin``: the equivalence margin δ, one for all arms or per arm (default
+    0.05 for an arm not named)."""
+    blocks, all_fits, files, all_pairs = [], [], [], []
+    margins = margin if isinstance(margin, dict) else {}
+    default = margin if isinstance(margin, int | float) else DEFAULT_MARGIN
     for arm in dict.fromkeys(df["arm"]):
         adf = df[df["arm"] == arm]
         s, D = float(adf["s"].iloc[0]), int(adf["D"].iloc[0])
@@ -206,7 +244,7 @@ def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True
             if metric in DERIVED_METRICS:
                 blocks += [f"== {arm} · {metric}", mean_table(adf, metric), ""]
                 continue
-            fits = fit_rates(adf, metric)
+            fits = fit_rates(adf, metric, margin=margins.get(arm, default))
             if not fits:
                 continue
             all_fits.extend(fits)
@@ -218,6 +256,10 @@ def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True
                 head += f" (s={s:g}, D={D})"
             blocks += [head, points_table(fits), "", fits_table(fits), ""]
             blocks += [f.summary() for f in fits if len(f.excluded) or f.measured] + [""]
+            pairs = paired_fits(fits, adf[adf["metric"] == metric])
+            all_pairs.extend(pairs)
+            if pairs:
+                blocks += [*paired_block(pairs), ""]
             if out is not None and figures:
                 stem = Path(out) / "figures" / f"rate_{slug(arm)}_{metric}"
                 files += plot_rates(fits, adf[adf["metric"] == metric], metric, arm, stem)
@@ -232,9 +274,17 @@ def build_report(df: pd.DataFrame, out: Path | None = None, figures: bool = True
         summary_path = out / "summary.txt"
         store.atomic_write_bytes(summary_path, text.encode())
         files = [fits_path, summary_path, *files]
-    return Report(text=text, fits=all_fits, files=files)
+        if all_pairs:
+            paired_path = out / "paired.csv"
+            store.atomic_write_frame(paired_path, pd.DataFrame([p.row() for p in all_pairs]), "csv")
+            files.insert(1, paired_path)
+    return Report(text=text, fits=all_fits, files=files, pairs=all_pairs)
 
 
-def write_report(out, figures: bool = True) -> Report:
-    """Regenerate the report of a results folder from its stored table alone."""
-    return build_report(store.read_table(out), Path(out), figures=figures)
+def write_report(folder, figures: bool = True, out=None) -> Report:
+    """Regenerate the report of a results folder from its stored table alone, into ``out``
+    (default: the folder itself; only fits.csv, paired.csv, summary.txt, figures/ are written)."""
+    target = Path(out) if out is not None else Path(folder)
+    return build_report(
+        store.read_table(folder), target, figures=figures, margin=study_margins(folder)
+    )

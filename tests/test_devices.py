@@ -82,3 +82,101 @@ def test_a_worker_on_another_device_is_refused_in_one_line(tmp_path, monkeypatch
     message = str(info.value)
     assert "\n" not in message and "cpu, torch" in message and "mixed workers" in message
     assert not list((tmp_path / "out").glob("cells/*.parquet"))
+
+
+# -- --gpus: validation, the slot policy, and the slot scheduler run on the CPU ----------------
+def _files(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--gpus", "1"], "gpus=1 is not allowed: expected 'auto' or 0 (no CUDA device visible"),
+        (["--gpus", "-1"], "gpus=-1 is not allowed: expected 'auto' or 0"),
+        (["--gpus", "two"], "gpus='two' is not allowed: expected 'auto' or 0"),
+        (["--gpus", "1.0"], "gpus='1.0' is not allowed"),
+        (["--device", "cuda"], "device='cuda' is not allowed: no CUDA device is present"),
+        (["--device", "cuda:1", "--estimators", "ddpm"], "device='cuda:1' is not allowed"),
+    ],
+)
+def test_bad_gpus_or_device_is_one_line_exit_2_before_any_file(
+    tmp_path, monkeypatch, capsys, argv, message
+):
+    from minimax.study.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["rate", "--D", "1", "--s", "1", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and message in err
+    assert _files(tmp_path) == []
+
+
+def test_gpus_resolution_against_the_visible_devices():
+    from minimax.study.runner import resolve_gpus
+
+    torch_spec, kde_only, on_cpu = _spec(), _spec(("kde",)), _spec(device="cpu")
+    assert resolve_gpus("auto", [torch_spec], visible=2) == 2
+    assert resolve_gpus("auto", [kde_only], visible=2) == 0  # nothing runs torch
+    assert resolve_gpus("auto", [on_cpu], visible=2) == 0  # torch pinned to the CPU
+    assert resolve_gpus("auto", [torch_spec], visible=0) == 0
+    assert resolve_gpus("1", [torch_spec], visible=2) == 1
+    assert resolve_gpus(0, [torch_spec], visible=2) == 0
+    with pytest.raises(
+        ValueError, match=r"gpus=3 is not allowed: expected 'auto' or an integer from 0 to 2"
+    ):
+        resolve_gpus("3", [torch_spec], visible=2)
+
+
+def test_slot_policy_one_torch_unit_per_gpu_and_cpu_units_on_the_other_cores():
+    from minimax.study.runner import assign_slots
+
+    G, C = True, False
+    # two GPUs, three CPU workers: the first two torch units take a GPU each, the third waits;
+    # CPU units fill the CPU workers in order
+    assert assign_slots([G, C, G, G, C, C, C], [0, 1], 3) == [
+        (0, 0), (1, None), (2, 1), (4, None), (5, None)
+    ]  # fmt: skip
+    # a torch unit never goes to a CPU worker, nor two to one GPU
+    assert assign_slots([G, G], [1], 4) == [(0, 1)]
+    assert assign_slots([G], [], 4) == []
+    # CPU units may use an idle GPU's worker only once no torch unit waits
+    assert assign_slots([C, C], [0], 1) == [(0, None), (1, 0)]
+    assert assign_slots([G, C, C], [], 1) == [(1, None)]
+    assert assign_slots([C, G], [], 0) == []
+    assert assign_slots([], [0, 1], 2) == []
+
+
+@pytest.mark.slow
+def test_slot_scheduler_gives_the_table_of_one_worker(tmp_path, monkeypatch, capsys):
+    # the scheduler of --gpus, run with its GPU slot on the CPU ("cpu" pins nothing): torch
+    # units go to the slot's own process, the rest to the CPU pool; the numbers are those of
+    # --jobs 1
+    import pandas as pd
+
+    from minimax.study import runner
+    from minimax.study.cli import main
+
+    argv = ["rate", "--D", "1", "--s", "1", "--n", "200,400,800", "--replicates", "2", "--quiet",
+            "--estimators", "kde,gaussian,ddpm", "--M", "4000", "--set", "ddpm.steps=100",
+            "--set", "ddpm.sample_steps=20", "--set", "ddpm.width=16", "--no-figures"]  # fmt: skip
+    assert main([*argv, "--jobs", "1", "--out", str(tmp_path / "one")]) == 0
+    seen = []
+
+    def slots(units, config):
+        seen.append([runner.needs_gpu(u) for u in units])
+        yield from runner._execute_slots(units, config, ["cpu"])
+
+    monkeypatch.setattr(runner, "_execute", slots)
+    assert main([*argv, "--jobs", "3", "--out", str(tmp_path / "slots")]) == 0
+    capsys.readouterr()
+    assert sum(seen[0]) == 3 and len(seen[0]) == 9  # three ddpm units of nine
+    keys = ["arm", "estimator", "n", "replicate", "metric"]
+    a, b = (
+        pd.read_parquet(tmp_path / d / "results.parquet")
+        .drop(columns=["seconds", "timings"])
+        .sort_values(keys)
+        .reset_index(drop=True)
+        for d in ("one", "slots")
+    )
+    pd.testing.assert_frame_equal(a, b)

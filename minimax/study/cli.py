@@ -50,6 +50,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="parallel workers (processes); each uses --threads torch/BLAS threads",
     )
     g.add_argument("--threads", type=int, default=1, help="torch/BLAS threads per worker")
+    g.add_argument(
+        "--gpus",
+        default="auto",
+        help="GPU worker slots: torch cells run one worker per GPU, pinned to cuda:0..N-1, the "
+        "other --jobs workers run the CPU-only cells; auto: every visible GPU when a torch "
+        "estimator runs on CUDA, else 0; 0: any worker runs any cell",
+    )
     g.add_argument("--backend", choices=BACKENDS, default="loky", help="joblib backend")
     g.add_argument(
         "--scheduler",
@@ -265,6 +272,7 @@ def _plan_text(specs, config, out: Path, pending: int, total: int, traded: list[
     lines = [
         f"study {s.name}: {len(specs)} arm(s), {total} cells ({pending} to compute, "
         f"{total - pending} already in {out / 'cells'}), {config.jobs} {config.backend} worker(s)"
+        + (f", torch cells on {config.gpus} GPU worker(s)" if config.gpus else "")
     ]
     for spec in specs[:6]:
         n = spec.n
@@ -282,14 +290,17 @@ def _plan_text(specs, config, out: Path, pending: int, total: int, traded: list[
 
 def _prepare(specs, args):
     """Validate how to run and where to write; nothing is created here."""
-    from minimax.study.runner import RunConfig
+    from minimax.study.runner import RunConfig, check_devices, resolve_gpus
 
+    check_devices(specs)
+    gpus = resolve_gpus(args.gpus, specs) if args.backend == "loky" or args.gpus != "auto" else 0
     config = RunConfig(
         jobs=args.jobs,
         backend=args.backend,
         scheduler=args.scheduler,
         threads=args.threads,
         quiet=args.quiet,
+        gpus=gpus,
     )
     out = _check_out(Path(args.out) if args.out else Path("results") / specs[0].name)
     from minimax.study.worker import build_target

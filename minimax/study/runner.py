@@ -40,6 +40,9 @@ class RunConfig:
     scheduler: str | None = None
     threads: int = 1
     quiet: bool = False
+    #: GPU worker slots: torch units run one per GPU, pinned to cuda:0..gpus-1, the other
+    #: jobs - gpus workers (at least one) run the CPU-only units; 0: any worker runs any unit
+    gpus: int = 0
 
     def __post_init__(self):
         check_int("jobs", self.jobs, low=1, high=4096)
@@ -49,6 +52,84 @@ class RunConfig:
             raise ValueError(
                 f"scheduler={self.scheduler!r} is not allowed: it needs --backend dask"
             )
+        check_int("gpus", self.gpus, low=0, high=4096)
+        if self.gpus and self.backend != "loky":
+            raise ValueError(
+                f"gpus={self.gpus!r} is not allowed with --backend {self.backend}: dask workers "
+                "use their own GPU (start one worker per GPU); expected 0"
+            )
+
+
+def resolve_gpus(value, specs: list[StudySpec], visible: int | None = None) -> int:
+    """The number of GPU slots for ``--gpus VALUE``: "auto" gives one per visible CUDA device
+    when some torch estimator's device is not "cpu" (else 0); an integer must lie in
+    [0, visible]. ValueError (one line, naming gpus) otherwise. ``visible``: the CUDA device
+    count (default: torch's)."""
+    if visible is None:
+        visible = _cuda_count()
+    wants = any(ESTIMATORS[e].uses_torch and s.device != "cpu" for s in specs for e in s.estimators)
+    if value == "auto":
+        return visible if wants else 0
+    allowed = f"'auto' or an integer from 0 to {visible}" if visible else "'auto' or 0"
+    where = f"{visible} CUDA device(s) visible here" if visible else "no CUDA device visible here"
+    try:
+        n = int(value)
+        if isinstance(value, float | bool) or str(value).strip() != str(n):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(f"gpus={value!r} is not allowed: expected {allowed} ({where})") from None
+    if not 0 <= n <= visible:
+        raise ValueError(f"gpus={n!r} is not allowed: expected {allowed} ({where})")
+    return n
+
+
+def check_devices(specs: list[StudySpec]) -> None:
+    """ValueError (one line) when a torch estimator asks for CUDA where none is present."""
+    from minimax.runtime import device_identity
+
+    for spec in specs:
+        if any(ESTIMATORS[e].uses_torch for e in spec.estimators):
+            device_identity(spec.device)
+
+
+def _cuda_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def needs_gpu(unit: WorkUnit) -> bool:
+    """True for a unit that runs torch on a CUDA device (its spec's device is not "cpu")."""
+    return ESTIMATORS[unit.estimator].uses_torch and unit.spec.device != "cpu"
+
+
+def assign_slots(
+    waiting: list[bool], idle_gpus: list[int], idle_cpu: int
+) -> list[tuple[int, int | None]]:
+    """Which waiting units start now, and where (a pure function: the scheduler's policy).
+
+    ``waiting[i]`` is True when waiting unit i needs a GPU (units in submission order, largest n
+    first); ``idle_gpus`` the idle GPU slots (one worker per GPU); ``idle_cpu`` the idle CPU
+    workers. Returns (waiting index, GPU slot or None for a CPU worker): GPU units go to idle
+    GPU slots, one each, in order; CPU units go to idle CPU workers, and to idle GPU slots
+    once no GPU unit waits (no new one can come, so the GPU's process may as well work).
+    """
+    gpus, cpu = list(idle_gpus), idle_cpu
+    out: list[tuple[int, int | None]] = []
+    gpu_waiting = sum(waiting)
+    for i, gpu in enumerate(waiting):
+        if gpu and gpus:
+            out.append((i, gpus.pop(0)))
+            gpu_waiting -= 1
+    for i, gpu in enumerate(waiting):
+        if gpu:
+            continue
+        if cpu:
+            out.append((i, None))
+            cpu -= 1
+        elif gpus and gpu_waiting == 0:
+            out.append((i, gpus.pop(0)))
+    return sorted(out)
 
 
 @dataclass
@@ -159,6 +240,9 @@ def _progress(total: int, quiet: bool):
 
 def _execute(units: list[WorkUnit], config: RunConfig):
     """Yield each unit's results as it finishes (order not guaranteed)."""
+    if config.gpus:
+        yield from _execute_slots(units, config, [f"cuda:{k}" for k in range(config.gpus)])
+        return
     if config.jobs == 1 and config.backend == "loky":
         for unit in units:
             yield run_unit(unit, config.threads)
@@ -172,6 +256,45 @@ def _execute(units: list[WorkUnit], config: RunConfig):
         return
     with _dask_client(config) as _client, parallel_config(backend="dask"):
         yield from Parallel(n_jobs=config.jobs, return_as="generator_unordered")(tasks)
+
+
+def _execute_slots(units: list[WorkUnit], config: RunConfig, slots: list[str]):
+    """Run torch units on one worker process per GPU slot (pinned to its device, ``slots[k]``)
+    and the other units on max(jobs - len(slots), 1) CPU workers (``assign_slots``)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    env = {k: str(config.threads) for k in _THREAD_VARS}
+    gpu_pools = [ProcessPoolExecutor(max_workers=1, env=env) for _ in slots]
+    n_cpu = max(config.jobs - len(slots), 1)
+    cpu_pool = ProcessPoolExecutor(max_workers=n_cpu, env=env)
+    waiting = list(units)
+    running: dict = {}  # future -> GPU slot index, or None for a CPU worker
+    finished = False
+    try:
+        while waiting or running:
+            busy = set(running.values())
+            idle = [k for k in range(len(slots)) if k not in busy]
+            idle_cpu = n_cpu - sum(v is None for v in running.values())
+            starts = assign_slots([needs_gpu(u) for u in waiting], idle, idle_cpu)
+            for i, slot in starts:
+                unit = waiting[i]
+                if slot is None:
+                    fut = cpu_pool.submit(run_unit, unit, config.threads)
+                else:
+                    fut = gpu_pools[slot].submit(run_unit, unit, config.threads, slots[slot])
+                running[fut] = slot
+            for i, _ in sorted(starts, reverse=True):
+                waiting.pop(i)
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                running.pop(fut)
+                yield fut.result()
+        finished = True
+    finally:  # an error or an interrupted run stops the workers at once
+        for pool in [*gpu_pools, cpu_pool]:
+            pool.shutdown(wait=finished, kill_workers=not finished)
 
 
 class _dask_client:

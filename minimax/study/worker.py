@@ -57,12 +57,15 @@ def build_target(target: TargetSpec, n_max: int):
     )
 
 
-def run_unit(unit: WorkUnit, threads: int = 1) -> list[CellResult]:
-    """Compute every cell of ``unit``; ensembles train all its replicates together."""
+def run_unit(unit: WorkUnit, threads: int = 1, pin: str | None = None) -> list[CellResult]:
+    """Compute every cell of ``unit``; ensembles train all its replicates together. ``pin``
+    ("cuda:k"): the GPU this worker owns; "auto" and "cuda" then mean that device."""
     entry = ESTIMATORS[unit.estimator]
     if entry.uses_torch:
         import torch
 
+        if pin is not None and pin.startswith("cuda"):
+            torch.cuda.set_device(pin)
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)
     try:
@@ -162,7 +165,8 @@ def _metrics(cell: Cell, target, est, streams) -> list:
     for name in spec.metrics:
         if name == "tv":
             if getattr(est, "has_pdf", False):
-                res = M.tv_exact(target, est.pdf)
+                # a target with features finer than tv_exact's defaults states what it needs
+                res = M.tv_exact(target, est.pdf, **getattr(target, "tv_exact_options", {}))
             else:
                 res = M.tv(target, draw(), rng=streams["metric"])
             out.append(res)

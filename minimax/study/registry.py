@@ -15,7 +15,7 @@ class EstimatorEntry:
     """A named estimator of the study: how to build it for one target and sample size."""
 
     name: str
-    role: str  # "control", "trivial", "diffusion", "negative control"
+    role: str  # "control", "trivial", "diffusion", "negative control", "oracle"
     description: str
     #: build(target, spec, n, options) -> an unfitted Estimator
     build: Callable
@@ -27,9 +27,7 @@ class EstimatorEntry:
     has_score: bool = False
 
 
-def _kde(target, spec, n, options):
-    from minimax.baselines import KDE
-
+def _kde_kwargs(target, spec) -> dict:
     # an order-2 kernel with reflection keeps the rate up to s = 2 (kde.py); beyond, order 4
     # with local-polynomial boundary kernels (theory.md §6: the kernel's order must exceed s)
     order = 2 if spec.target.s <= 2 else 4
@@ -48,8 +46,29 @@ def _kde(target, spec, n, options):
         "boundary": "reflect" if order == 2 else "local",
         "support": target.support,
     }
-    kw.update(options)
-    return KDE(**kw)
+    return kw
+
+
+def _kde(target, spec, n, options):
+    from minimax.baselines import KDE
+
+    return KDE(**{**_kde_kwargs(target, spec), **options})
+
+
+def _kde_oracle(target, spec, n, options):
+    from minimax.baselines import OracleKDE
+
+    kw = _kde_kwargs(target, spec)
+    del kw["bandwidth"]
+    kw["start_c"] = kw.pop("c")  # the search starts at the theory bandwidth
+    kw["tv_options"] = getattr(target, "tv_exact_options", None)
+    return OracleKDE(target, **{**kw, **options})
+
+
+def _wavelet(target, spec, n, options):
+    from minimax.baselines import WaveletThreshold
+
+    return WaveletThreshold(target.support, **options)
 
 
 def _uniform(target, spec, n, options):
@@ -115,6 +134,20 @@ ESTIMATORS: dict[str, EstimatorEntry] = {
             "control",
             "boundary-corrected KDE, bandwidth n^(-1/(2s+D)), order > s: the positive control",
             _kde,
+        ),
+        EstimatorEntry(
+            "kde-oracle",
+            "oracle",
+            "the same KDE with the grid bandwidth minimising the exact TV to the target: an "
+            "oracle for the best linear estimator of its kind (it knows the truth)",
+            _kde_oracle,
+        ),
+        EstimatorEntry(
+            "wavelet",
+            "control",
+            "wavelet hard thresholding (average-interpolating, kappa*sqrt(2 log n)*local sd): "
+            "the nonlinear control of the sparse p < 1 targets",
+            _wavelet,
         ),
         EstimatorEntry(
             "uniform", "trivial", "the uniform density on the box: knowing nothing", _uniform

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 
@@ -10,12 +12,40 @@ def resolve_device(device: str = "auto") -> str:
     import torch
 
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda":
+            pin_cuda_determinism()
+        return device
     if device == "cpu" or device.startswith("cuda"):
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} is not allowed: no CUDA device is present")
+        if device.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise ValueError(f"device={device!r} is not allowed: no CUDA device is present")
+            pin_cuda_determinism()
         return device
     raise ValueError(f"device={device!r} is not allowed: expected 'auto', 'cpu' or 'cuda[:k]'")
+
+
+def pin_cuda_determinism() -> None:
+    """Make CUDA runs repeatable on one GPU, where it is cheap (called whenever a device resolves
+    to CUDA; a CPU-only process never calls it, so CPU numbers are untouched).
+
+    cuBLAS gets a fixed workspace (``CUBLAS_WORKSPACE_CONFIG``, read when its handle is made,
+    so set before the first matmul), torch's deterministic kernels are required where they
+    exist (``warn_only``: an op without one warns instead of failing a study), cuDNN autotuning
+    is off, and float32 matmuls stay float32 (no TF32, whose 10-bit mantissa would make the
+    network's numbers depend on the GPU generation). Uninitialised memory is not filled (the
+    deterministic mode's default fill costs a pass over every new tensor and nothing here reads
+    uninitialised memory)."""
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
 
 
 def torch_generator(rng: np.random.Generator, device: str = "cpu"):

@@ -18,6 +18,8 @@ def _spec(estimators=("ddpm", "kde"), device="auto"):
 
 
 def _pretend_cuda(monkeypatch, name="NVIDIA H200"):
+    # (the real CUDA resolution also pins torch's global determinism settings: not here)
+    monkeypatch.setattr(runtime, "pin_cuda_determinism", lambda: None)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=None: name)
 

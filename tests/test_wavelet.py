@@ -98,13 +98,15 @@ def test_exact_tv_falls_with_n_on_a_smooth_target():
 
 def test_describe_and_bad_input():
     X = np.random.default_rng(0).uniform(-1, 1, (500, 1))
-    w = WaveletThreshold(BOX1, kappa=1.0).fit(X)
+    w = WaveletThreshold(BOX1, kappa=1.0, threshold="universal").fit(X)
     d = w.describe()
     assert d["estimator"] == "wavelet" and d["wavelet_threshold"] == pytest.approx(
         math.sqrt(2 * math.log(500))
     )
     with pytest.raises(ValueError, match="support"):
         WaveletThreshold(None).fit(X)
+    with pytest.raises(ValueError, match="threshold"):
+        WaveletThreshold(BOX1, threshold="soft").fit(X)
     with pytest.raises(ValueError, match="kappa"):
         WaveletThreshold(BOX1, kappa=-1).fit(X)
     with pytest.raises(ValueError, match="outside"):

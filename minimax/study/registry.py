@@ -145,7 +145,7 @@ ESTIMATORS: dict[str, EstimatorEntry] = {
         EstimatorEntry(
             "wavelet",
             "control",
-            "wavelet hard thresholding (average-interpolating, kappa*sqrt(2 log n)*local sd): "
+            "wavelet hard thresholding (average-interpolating, level-wise universal threshold): "
             "the nonlinear control of the sparse p < 1 targets",
             _wavelet,
         ),

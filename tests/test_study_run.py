@@ -117,7 +117,7 @@ def test_kde_positive_control_recovers_the_theory_exponent(tmp_path, capsys):
     )
     fit = fit_rate(df, "tv", "kde")
     assert fit.ci_low <= 1 / 3 <= fit.ci_high, fit.summary()
-    assert fit.verdict == "consistent with theory"
+    assert fit.verdict.startswith(("equivalent to theory", "not resolved"))  # not different
     assert fit.ci_low > 0.2 and fit.ci_high < 0.45  # informative: far from 0 and from 1/2
 
 

@@ -1,4 +1,4 @@
-"""``python -m minimax.study {rate,sweep,report,paper,list}``: the study's command line.
+"""``python -m minimax.study {rate,sweep,report,plan,paper,list}``: the study's command line.
 
 Bad input (anything the user typed) prints one line to stderr and exits 2, before any folder
 is created; faults inside a run are not user errors and keep their traceback.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -80,6 +81,23 @@ def _samples_arg(text: str):
         raise argparse.ArgumentTypeError(
             f"M={text!r} is not allowed: expected an integer in [100, 100000000] or 'auto'"
         ) from None
+
+
+def _unit_arg(name: str):
+    """--margin / --width: a number in (0, 1) (the range check names the parameter)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (0 < value < 1):
+            raise argparse.ArgumentTypeError(
+                f"{name}={text!r} is not allowed: expected a number > 0 and < 1"
+            )
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="study seed (every cell seed derives from it)"
     )
     d.add_argument("--name", default=None, help="study name (default: rate-<target>-D..-s..)")
+    d.add_argument(
+        "--margin",
+        type=_unit_arg("margin"),
+        default=0.05,
+        help="equivalence margin δ of the verdicts, fixed before the run: 'equivalent to "
+        "theory' needs the 90%% CI inside s/(2s+D) ± δ (two one-sided tests; stored in "
+        "study.json)",
+    )
     _add_run_options(rate)
 
     sweep = sub.add_parser(
@@ -204,6 +230,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("dir", help="results folder written by rate or sweep")
     report.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
+    report.add_argument(
+        "--out",
+        default=None,
+        help="where to write fits.csv, paired.csv, summary.txt and figures/ (default: DIR "
+        "itself; the results table is never rewritten)",
+    )
+
+    plan = sub.add_parser(
+        "plan",
+        help="size a study for a target CI half-width from a pilot's results (writes nothing)",
+        description="From a pilot results folder, the CI half-width each fit reached and the "
+        "replicates (same n) or sizes of n (same spacing and replicates) that would reach "
+        "--width, projected from the fit's residual variance (docs/verdicts.md).",
+        formatter_class=_formatter,
+    )
+    plan.add_argument("dir", help="pilot results folder written by rate or sweep")
+    plan.add_argument(
+        "--width",
+        type=_unit_arg("width"),
+        default=None,
+        help="target half-width of the 90%% CI (the TOST's) (default: each arm's margin)",
+    )
 
     paper = sub.add_parser(
         "paper",
@@ -250,6 +298,7 @@ def _rate_specs(args):
         "sizing": args.sizing,
         "device": args.device,
         "seed": args.seed,
+        "margin": args.margin,
         "options": parse_options(args.set),
     }
     if args.n is not None and any(v is not None for v in (args.n_min, args.n_max, args.n_steps)):
@@ -321,7 +370,8 @@ def _run(specs, config, out: Path, traded: list[str], args) -> int:
     total = sum(len(s.cells()) for s in specs)
     print(_plan_text(specs, config, out, pending, total, traded), flush=True)
     summary = run_study(specs, out, config)
-    rep = build_report(summary.table, out, figures=not args.no_figures)
+    margins = {s.arm_label(): s.margin for s in specs}
+    rep = build_report(summary.table, out, figures=not args.no_figures, margin=margins)
     print()
     print(rep.text, end="")
     print(
@@ -369,11 +419,11 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         if args.command == "list":
             return _list()
-        if args.command in ("report", "paper"):
+        if args.command in ("report", "paper", "plan"):
             from minimax.study import store
 
             table = store.read_table(args.dir)  # the one user error report can meet
-            if args.command == "paper":
+            if args.command == "paper" or (args.command == "report" and args.out):
                 _check_out(Path(args.out))
         else:
             if args.command == "rate":
@@ -387,10 +437,18 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     # -- input is valid; from here on a fault is a bug and keeps its traceback --
-    if args.command == "report":
-        from minimax.study.report import build_report
+    if args.command in ("report", "plan"):
+        from minimax.study.report import build_report, study_margins
 
-        rep = build_report(table, Path(args.dir), figures=not args.no_figures)
+        margins = study_margins(args.dir)
+        if args.command == "plan":
+            from minimax.study.planning import plan_lines
+
+            rep = build_report(table, None, figures=False, margin=margins)
+            print("\n".join(plan_lines(rep.fits, args.width)))
+            return 0
+        out = Path(args.out) if args.out else Path(args.dir)
+        rep = build_report(table, out, figures=not args.no_figures, margin=margins)
         print(rep.text, end="")
         print("wrote:\n" + "\n".join(f"  {p}" for p in rep.files))
         return 0

@@ -148,3 +148,31 @@ def plan(split: VarianceSplit, width: float, n_min: int) -> Need:
             need.n_max = int(round(n_min * math.exp((G - 1) * split.spacing)))
             break
     return need
+
+
+def fit_split(fit) -> VarianceSplit | None:
+    """The variance split of a measured RateFit (its fitted rows and its CRV3 se)."""
+    if not fit.measured or fit.used.empty:
+        return None
+    n = fit.used["n"].to_numpy(float)
+    mu = np.exp(fit.intercept - fit.exponent * np.log(n))
+    return variance_split(fit.used["value"], n, mu, fit.se)
+
+
+def plan_lines(fits, width: float | None = None) -> list[str]:
+    """One line per fit: its CI half-width and the design that would reach ``width`` (default:
+    the fit's own margin δ), from the fit's residual variance (see the module doc)."""
+    lines = []
+    for f in fits:
+        head = f"{f.arm} · {f.metric} · {f.estimator}"
+        target = f.margin if width is None else width
+        split = fit_split(f)
+        if split is None:
+            lines.append(f"{head}: no plan: {f.verdict}")
+            continue
+        need = plan(split, target, f.n_min)
+        lines.append(
+            f"{head}: exponent {f.exponent:.3f} over n {f.n_min}..{f.n_max} ({f.n_points} sizes, "
+            f"{split.replicates:.3g} replicates per n on average); {need.text()}"
+        )
+    return lines

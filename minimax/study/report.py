@@ -269,6 +269,7 @@ def build_report(
     text = "\n".join(blocks).rstrip() + "\n"
     if out is not None:
         out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
         fits_path = out / "fits.csv"
         store.atomic_write_frame(fits_path, pd.DataFrame([f.row() for f in all_fits]), "csv")
         summary_path = out / "summary.txt"

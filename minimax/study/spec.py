@@ -158,6 +158,9 @@ class StudySpec:
     #: short text naming what distinguishes this spec from others of the same sweep
     arm: str = ""
     preset: str = "quick"
+    #: equivalence margin δ of the verdicts (|a − s/(2s+D)| < δ), fixed before the run; it
+    #: changes no cell's numbers, so it is not part of a cell's identity (docs/verdicts.md)
+    margin: float = 0.05
 
     def __post_init__(self):
         validate_spec(self)
@@ -341,6 +344,7 @@ def validate_spec(spec: StudySpec) -> None:
     check_choice("sizing", spec.sizing, SIZINGS)
     check_device(spec.device)
     check_int("seed", spec.seed, low=0, high=2**63 - 1)
+    check_real("margin", spec.margin, low=0, high=1, low_open=True, high_open=True)
     opts = json.loads(spec.options)
     for est in opts:
         check_choice("option estimator", est, tuple(ESTIMATORS))
@@ -433,6 +437,7 @@ STUDY_KEYS = {
     "sampler",
     "sizing",
     "device",
+    "margin",
     "options",
     "grid",
     "description",
@@ -490,6 +495,7 @@ def spec_from_values(values: dict, *, name: str, arm: str = "") -> StudySpec:
         options=options_text(options),
         arm=arm,
         preset=preset_name,
+        margin=_get(values, "margin", 0.05),
     )
 
 

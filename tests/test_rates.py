@@ -201,3 +201,40 @@ def test_band_is_centred_on_the_fit_and_widens_away_from_the_data():
     assert np.all(lo < line) and np.all(line < hi)
     width = np.log(hi / lo)
     assert width[1] < width[0] and width[3] > width[2]
+
+
+def test_log_factor_models_recover_a_and_say_when_the_verdict_depends_on_k():
+    # e = 0.8 n^-a (log n)^1 exactly: the k = 1 model recovers a; k = 0 absorbs the log factor
+    # into the exponent (the slope of log log n on log n over 250..8000 is about 0.14)
+    df = table(np.random.default_rng(13), noise=1e-6, cluster=0.0)
+    df["value"] *= np.log(df["n"])
+    fit = fit_rate(df)
+    lf = fit.log_factors.set_index("k")
+    assert lf.loc[1.0, "exponent"] == pytest.approx(1 / 3, abs=1e-5)
+    x, ll = np.log(NS), np.log(np.log(NS))
+    shift = np.polyfit(x, ll, 1)[0]
+    assert lf.loc[0.0, "exponent"] == pytest.approx(1 / 3 - shift, abs=2e-3)
+    assert lf.loc[0.5, "exponent"] == pytest.approx(1 / 3 - shift / 2, abs=2e-3)
+    assert lf.loc[1.0, "verdict"] == "equivalent to theory within ±0.05"
+    assert lf.loc[0.0, "verdict"] == "flatter" and fit.depends_on_k
+    assert "the verdict depends on k" in fit.summary()
+
+
+def test_a_bend_in_the_local_slopes_is_flagged():
+    # steeper at small n: e = 0.8 n^-1/3 (1 + 2 (250/n)^0.5), noise 1%: a visible trend
+    df = table(np.random.default_rng(14), noise=0.01, cluster=0.0)
+    df["value"] *= 1 + 2 * np.sqrt(250 / df["n"])
+    fit = fit_rate(df)
+    assert fit.curvature.flagged and fit.curvature.slope_low > fit.curvature.slope_high
+    assert "MISSPECIFIED?" in fit.summary()
+
+
+def test_nothing_printed_is_nan_where_a_number_cannot_be_computed():
+    df = table(np.random.default_rng(15), reps=1)  # one replicate: no local-slope CIs
+    const = table(np.random.default_rng(15), estimator="uniform")
+    const["value"] = 0.2  # exactly constant, se 0
+    for fit in (fit_rate(df), fit_rate(const)):
+        text = fit.summary()
+        assert "nan" not in text.lower(), text
+    assert "no CI: one replicate" in fit_rate(df).summary()
+    assert fit_rate(const).verdict == "flatter"

@@ -111,8 +111,11 @@ class RateFit:
 
     @property
     def depends_on_k(self) -> bool:
-        """Whether the verdict changes across the log-factor models k ∈ {0, ½, 1}."""
-        return len(self.log_factors) > 1 and self.log_factors["verdict"].nunique() > 1
+        """Whether the verdict's kind (equivalent / steeper / flatter / not resolved) changes
+        across the log-factor models k ∈ {0, ½, 1}."""
+        if len(self.log_factors) < 2:
+            return False
+        return self.log_factors["verdict"].map(verdicts.verdict_kind).nunique() > 1
 
     def predict_log(self, n) -> tuple[np.ndarray, np.ndarray]:
         """Fitted log of the mean error at n and its (cluster-robust) standard error."""

@@ -184,7 +184,7 @@ def test_low_density_corner_stays_resolved_at_fine_levels():
     the uniform level: TV(q̂, q) = ε·TV(uniform, q) exactly, and binned at level l it is
     ε·½Σ|u_k − p_k|. With M = 2e5 one global pool of the low-mass cells held 1.2 % of q's mass at
     level 6 and made it inadmissible; grouped under their ancestors, level 6 stays admissible."""
-    from minimax.metrics.tv import _level_masses, _Partition
+    from minimax.metrics.tv_grid import _level_masses, _Partition
     from minimax.targets import make_target
 
     q = make_target("besov", D=2, s=1.5, boundary="smooth", seed=0, n_max=64000)

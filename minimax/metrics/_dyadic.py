@@ -1,0 +1,114 @@
+"""Anisotropic dyadic partitions of a box, chosen by dynamic programming (docs/tv.md §2).
+
+A dyadic rectangle of the box has a level per axis, ℓ = (l_1, …, l_D) with 0 ≤ l_a ≤ L, and an
+index per axis; it has 2^{Σℓ} siblings of its shape. Every rectangle may be kept whole or split
+in two along any axis a with l_a < L, so the partitions reachable are those of dyadic decision
+trees (Scott & Nowak 2006): a strip of width 2^{-8} along one face costs two or three cells of
+shape 2^{-8} × 1/2 instead of 2^8 square ones. The best partition for an additive score is found
+exactly by one pass over the rectangles from the finest to the root (``choose``).
+
+Arrays are kept per level tuple: ``sums(fine, L, tuples)`` turns counts or masses on the finest
+grid (2^L cells per axis) into the sums over every rectangle of each wanted tuple.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+import numpy as np
+
+Tuple = tuple[int, ...]
+
+
+def level_tuples(D: int, L: int, max_sum: int) -> dict[int, list[Tuple]]:
+    """Level tuples with every level ≤ L and Σℓ ≤ max_sum, grouped by their sum."""
+    out: dict[int, list[Tuple]] = {}
+    for t in product(range(L + 1), repeat=D):
+        if sum(t) <= max_sum:
+            out.setdefault(sum(t), []).append(t)
+    return out
+
+
+def halve(a: np.ndarray, axis: int) -> np.ndarray:
+    """Sum neighbouring pairs along ``axis`` (one level coarser on that axis)."""
+    shape = a.shape[:axis] + (a.shape[axis] // 2, 2) + a.shape[axis + 1 :]
+    return a.reshape(shape).sum(axis=axis + 1)
+
+
+def sums(fine: np.ndarray, L: int, keep: set[Tuple]) -> dict[Tuple, np.ndarray]:
+    """Sums of ``fine`` (shape (2^L,)*D) over every rectangle of each level tuple in ``keep``.
+
+    Axis by axis by successive halving, so the cost is a few passes over ``fine``."""
+    D = fine.ndim
+    out: dict[Tuple, np.ndarray] = {}
+
+    def walk(a: np.ndarray, axis: int, prefix: Tuple) -> None:
+        if axis == D:
+            if prefix in keep:
+                out[prefix] = a
+            return
+        for l in range(L, -1, -1):
+            walk(a, axis + 1, prefix + (l,))
+            if l:
+                a = halve(a, axis)
+
+    walk(fine, 0, ())
+    return out
+
+
+def _child(t: Tuple, axis: int) -> Tuple:
+    return t[:axis] + (t[axis] + 1,) + t[axis + 1 :]
+
+
+def choose(score: dict[Tuple, np.ndarray], splittable: dict[Tuple, np.ndarray], by_sum) -> dict:
+    """The partition maximising the sum of ``score`` over its cells.
+
+    ``score[t]`` is the value of keeping each rectangle of tuple t whole; a rectangle may be split
+    along axis a only where both halves are ``splittable`` (tuple t + e_a present). Returns the
+    choice per rectangle: 0 = keep whole, a + 1 = split along axis a."""
+    value: dict[Tuple, np.ndarray] = {}
+    choice: dict[Tuple, np.ndarray] = {}
+    for S in sorted(by_sum, reverse=True):
+        for t in by_sum[S]:
+            best = score[t].copy()
+            ch = np.zeros(best.shape, dtype=np.int8)
+            for a in range(len(t)):
+                c = _child(t, a)
+                if c not in value:
+                    continue
+                both = halve(splittable[c].astype(np.int8), a) == 2  # both halves splittable
+                cand = np.where(both, halve(value[c], a), -np.inf)
+                better = cand > best
+                best = np.where(better, cand, best)
+                ch[better] = a + 1
+            value[t], choice[t] = best, ch
+    return choice
+
+
+def leaves(choice: dict, by_sum) -> list[tuple[Tuple, np.ndarray]]:
+    """The cells of the chosen partition: (tuple, boolean mask over that tuple's rectangles)."""
+    D = len(by_sum[0][0])
+    root = (0,) * D
+    active = {root: np.ones((1,) * D, dtype=bool)}
+    out = []
+    for S in sorted(by_sum):
+        for t in by_sum[S]:
+            act = active.get(t)
+            if act is None or not act.any():
+                continue
+            ch = choice[t]
+            keep = act & (ch == 0)
+            if keep.any():
+                out.append((t, keep))
+            for a in range(D):
+                split = act & (ch == a + 1)
+                if split.any():
+                    c = _child(t, a)
+                    grown = np.repeat(split, 2, axis=a)
+                    active[c] = grown if c not in active else active[c] | grown
+    return out
+
+
+def gather(arrays: dict[Tuple, np.ndarray], cells) -> np.ndarray:
+    """The values of ``arrays`` on the partition's cells, concatenated in ``cells`` order."""
+    return np.concatenate([arrays[t][mask] for t, mask in cells])

@@ -1,0 +1,354 @@
+"""TV(q̂, q) from M samples of q̂ and the exact cell masses of q, on an adaptive partition
+chosen and scored on different halves of the samples (docs/tv.md).
+
+The TV of a partition P, TV(P) = ½ Σ_{R∈P} |Q̂(R) − Q(R)|, never exceeds TV(q̂, q) and tends to
+it as the cells shrink where q̂ − q changes sign. The estimator
+
+1. splits the samples into halves A and B (even and odd rows; the samples are i.i.d.);
+2. chooses on A the anisotropic dyadic partition (``_dyadic``) maximising the corrected TV of
+   its cells minus a penalty per cell, ½ Σ_R σ_R (h(u_R) − λ): the penalty λ·σ_R is what a cell
+   must gain to be worth its noise, so flat regions stay coarse and thin local errors (a strip
+   along a face, a corner blob) get cells of their own shape;
+3. scores that partition on B with the corrected value ½ Σ_R σ_R h(u_R) (``_correction``: worst
+   bias 0.19-0.26 σ_R per cell under the binomial law), plus the mass outside the box;
+4. swaps the halves and averages (cross-fitting: the choice on one half adds no selection bias
+   to the score on the other).
+
+The result's ``bias_bound`` is the worst-case bias of step 3 given the partition,
+½ Σ_R β(M·p_R) σ_R; binning loss TV − TV(P) ≥ 0 is checked by re-estimating on M/4 of the
+samples (``drift`` = value(M) − value(M/4): a loss that has not stopped shrinking shows up as a
+significant rise).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import beta
+
+from minimax.metrics import _dyadic
+from minimax.metrics._box import covering_box
+from minimax.metrics._correction import h, worst_bias
+from minimax.metrics.result import MetricResult
+from minimax.metrics.tv_grid import demoivre_mean_abs
+from minimax.targets.base import Target
+from minimax.validation import check_int, check_points, check_real, check_rng
+
+MAX_FINE_CELLS = 1 << 21
+PENALTIES = (1.0, 2.0)
+# "ok" needs the bias bound at most this fraction of the value (docs/tv.md §4) ...
+MAX_BIAS_FRACTION = 0.25
+# ... and no rise from M/4 to M beyond this fraction of the value (or 2 sd of the difference)
+MAX_DRIFT_FRACTION = 0.05
+
+
+class _Setup:
+    """What every cross-fit of one call shares: the box, the levels, q's rectangle masses."""
+
+    def __init__(self, target: Target, M_half: int, tail_mass: float, min_expected: float):
+        self.D = D = int(target.dim)
+        if target.bounded:
+            self.box, self.outside_mass = np.asarray(target.support, dtype=np.float64), 0.0
+        else:
+            self.box, self.outside_mass = covering_box(target, tail_mass)
+        # a rectangle can be split only where both halves expect ≥ min_expected samples of a
+        # half: levels beyond log2(M_half/min_expected) are reachable only where q is ≥ 8 times
+        # its box average, hence the margin of 3
+        reach = int(math.floor(math.log2(max(M_half / min_expected, 1.0)))) + 3
+        self.L = max(1, min(int(math.log2(MAX_FINE_CELLS)) // D, reach))
+        self.by_sum = _dyadic.level_tuples(D, self.L, reach)
+        self.tuples = {t for ts in self.by_sum.values() for t in ts}
+        edges = [np.linspace(lo, hi, 2**self.L + 1) for lo, hi in self.box]
+        fine = np.asarray(target.cell_masses(edges), dtype=np.float64).reshape((2**self.L,) * D)
+        self.masses = _dyadic.sums(np.clip(fine, 0.0, 1.0), self.L, self.tuples)
+        self.min_expected = min_expected
+
+    def flat_index(self, x: np.ndarray) -> np.ndarray:
+        """Flat index of each sample's finest cell; −1 outside the box (upper edges inside)."""
+        n = 2**self.L
+        flat = np.zeros(x.shape[0], dtype=np.int64)
+        outside = np.zeros(x.shape[0], dtype=bool)
+        for i, (lo, hi) in enumerate(self.box):
+            u = (x[:, i] - lo) * (n / (hi - lo))
+            outside |= (u < 0) | (u > n)
+            idx = np.minimum(u.astype(np.int64), n - 1)
+            flat = flat * n + idx
+        flat[outside] = -1
+        return flat
+
+    def counts(self, flat: np.ndarray) -> np.ndarray:
+        """Finest-grid counts with the outside count appended (flat, length 2^{LD} + 1)."""
+        inside = flat[flat >= 0]
+        return np.r_[np.bincount(inside, minlength=2 ** (self.L * self.D)), flat.size - inside.size]
+
+    def rect_counts(self, counts: np.ndarray) -> dict:
+        return _dyadic.sums(counts[:-1].reshape((2**self.L,) * self.D).astype(np.float64),
+                            self.L, self.tuples)  # fmt: skip
+
+
+def _score(setup: _Setup, sel: dict, M_sel: int, penalty: float) -> dict:
+    out = {}
+    for t, p in setup.masses.items():
+        sig = np.sqrt(p * (1 - p) / M_sel)
+        u = (sel[t] / M_sel - p) / np.where(sig > 0, sig, 1.0)
+        out[t] = 0.5 * sig * (h(u) - penalty)
+    return out
+
+
+def _cells_value(setup: _Setup, p: np.ndarray, c: np.ndarray, out_count: float, M: int) -> dict:
+    """Corrected TV of a fixed partition (cell masses p, counts c of M samples) and its bias
+    bound. Cells with M·p ≥ min_expected enter corrected (worst bias β(M·p)·σ), smaller ones
+    and a cell holding all of q's mass (σ = 0) as plug-in (worst bias: its exact null mean,
+    de Moivre); the mass outside the box enters as plug-in."""
+    sig = np.sqrt(p * (1 - p) / M)
+    dev = c / M - p
+    big = (M * p >= setup.min_expected) & (sig > 0)
+    safe = np.where(big, sig, 1.0)
+    corrected = np.where(big, sig * h(dev / safe), np.abs(dev))
+    null_mean = demoivre_mean_abs(M, p) / M
+    bias = np.where(big, worst_bias(M * p) * sig, null_mean)
+    out_dev = out_count / M - setup.outside_mass
+    return {
+        "value": 0.5 * (float(corrected.sum()) + abs(out_dev)),
+        "plugin": 0.5 * (float(np.abs(dev).sum()) + abs(out_dev)),
+        "bias_bound": 0.5 * float(bias.sum()),
+        "b0": 0.5 * float(null_mean.sum()),
+        "cells": int(p.size),
+    }
+
+
+def _witness(setup, p, c_sel, out_sel, M_sel, c_est, out_est, M_est, alpha) -> float:
+    """Lower 1 − α/2 bound on TV: W = cells over-represented in the selection half; on the
+    other half P̂(W) ≥ its Clopper–Pearson bound, and TV ≥ P̂(W) − Q(W)."""
+    w = c_sel / M_sel > p
+    k, pw = float(c_est[w].sum()), float(p[w].sum())
+    if out_sel / M_sel > setup.outside_mass:
+        k, pw = k + out_est, pw + setup.outside_mass
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, M_est - k + 1))
+    return low - pw
+
+
+def _fold(setup, sel, out_sel, M_sel, est, out_est, M_est, penalty, splittable, alpha):
+    """Partition chosen on ``sel`` (rectangle counts), scored on ``est``."""
+    choice = _dyadic.choose(_score(setup, sel, M_sel, penalty), splittable, setup.by_sum)
+    cells = _dyadic.leaves(choice, setup.by_sum)
+    p = _dyadic.gather(setup.masses, cells)
+    c = _dyadic.gather(est, cells)
+    res = _cells_value(setup, p, c, out_est, M_est)
+    res["parts"] = [(0.5, p, c, out_est, M_est)]
+    res["finest_side"] = min(2.0 ** -max(t) for t, _ in cells)
+    if alpha is not None:
+        c_sel = _dyadic.gather(sel, cells)
+        res["ci_low"] = _witness(setup, p, c_sel, out_sel, M_sel, c, out_est, M_est, alpha)
+        res["ci_high"] = res["plugin"] + math.sqrt(math.log(2 / alpha) / (2 * M_est))
+    return res
+
+
+def _adaptive(setup, ra, rb, out_a, out_b, Ma, Mb, penalty, alpha) -> dict:
+    """Both folds of the adaptive partition at one penalty, and their mean."""
+    m_min = min(Ma, Mb)
+    splittable = {t: m_min * p >= setup.min_expected for t, p in setup.masses.items()}
+    folds = (
+        _fold(setup, ra, out_a, Ma, rb, out_b, Mb, penalty, splittable, alpha),
+        _fold(setup, rb, out_b, Mb, ra, out_a, Ma, penalty, splittable, alpha),
+    )
+    out = {k: 0.5 * (folds[0][k] + folds[1][k]) for k in ("value", "plugin", "bias_bound", "b0")}
+    out["fold_values"] = [f["value"] for f in folds]
+    out["cells"] = [f["cells"] for f in folds]
+    out["parts"] = folds[0]["parts"] + folds[1]["parts"]
+    out["finest_side"] = min(f["finest_side"] for f in folds)
+    out["partition"] = f"adaptive(penalty={penalty:g})"
+    if alpha is not None:
+        out["ci_low"] = max(f["ci_low"] for f in folds)
+        out["ci_high"] = max(f["ci_high"] for f in folds)
+    return out
+
+
+def _grid(setup, ra, rb, out_a, out_b, Ma, Mb, level, alpha) -> dict:
+    """The regular grid of 2^level cells per axis, scored on all samples (a fixed partition
+    needs no cross-fitting); its witness bound is still cross-fitted."""
+    t = (level,) * setup.D
+    p = setup.masses[t].reshape(-1)
+    ca, cb = ra[t].reshape(-1), rb[t].reshape(-1)
+    out = _cells_value(setup, p, ca + cb, out_a + out_b, Ma + Mb)
+    out["parts"] = [(1.0, p, ca + cb, out_a + out_b, Ma + Mb)]
+    out["cells"] = [out["cells"]] * 2
+    out["fold_values"] = [out["value"]] * 2
+    out["finest_side"] = 2.0**-level
+    out["partition"] = f"grid(level={level})"
+    if alpha is not None:
+        out["ci_low"] = max(
+            _witness(setup, p, ca, out_a, Ma, cb, out_b, Mb, alpha),
+            _witness(setup, p, cb, out_b, Mb, ca, out_a, Ma, alpha),
+        )
+        out["ci_high"] = out["plugin"] + math.sqrt(math.log(2 / alpha) / (2 * (Ma + Mb)))
+    return out
+
+
+def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
+    """Every candidate partition on one pair of halves; the one with the largest value minus
+    bias bound (the best guaranteed part of TV) is the estimate. Candidates: the adaptive
+    partitions at each penalty and the regular grids whose bias bound is below their value."""
+    Ma, Mb = int(counts_a.sum()), int(counts_b.sum())
+    ra, rb = setup.rect_counts(counts_a), setup.rect_counts(counts_b)
+    oa, ob = float(counts_a[-1]), float(counts_b[-1])
+    cands = [_adaptive(setup, ra, rb, oa, ob, Ma, Mb, lam, alpha) for lam in penalties]
+    for level in range(1, setup.L + 1):
+        if (level,) * setup.D not in setup.masses:
+            break
+        cands.append(_grid(setup, ra, rb, oa, ob, Ma, Mb, level, alpha))
+    # the largest value among the candidates resolved at this M (bias bound ≤ ¼ value): the
+    # finer a partition, the less binning loss, until its bias bound rules it out
+    ok = [c for c in cands if c["bias_bound"] <= MAX_BIAS_FRACTION * c["value"]]
+    best = max(ok or cands, key=lambda c: c["value"] - (0 if ok else c["bias_bound"]))
+    if alpha is not None:
+        # every candidate's witness bound holds at its own level; the chosen one is reported
+        best["ci_low"] = max(0.0, best["ci_low"])
+        best["ci_high"] = min(1.0, best["ci_high"])
+    return best
+
+
+def _conditional_se(setup, parts, n_boot, rng) -> float:
+    """se of the estimate given its partitions: each part (a fold's cells scored on the other
+    half, or a grid on all samples) resampled multinomially ``n_boot`` times; the parts use
+    disjoint halves, so their variances add with the parts' weights squared. With
+    ``n_boot=0``, the delta method: Var ½Σ|dev| ≈ (1 − (Σ s_R Q̂(R))²)/(4M), s_R = sign(dev)."""
+    var = 0.0
+    for w, p, c, out, M in parts:
+        if n_boot == 0:
+            drift = float(np.sum(np.sign(c / M - p) * c / M)) + out / M
+            var += w * w * max(0.0, 1 - drift**2) / (4 * M)
+            continue
+        probs = np.r_[c, out] / M
+        vals = [
+            _cells_value(setup, p, b[:-1].astype(np.float64), b[-1], M)["value"]
+            for b in rng.multinomial(M, probs, size=n_boot)
+        ]
+        var += w * w * float(np.var(vals, ddof=1))
+    return math.sqrt(var)
+
+
+def _halves(setup: _Setup, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return setup.counts(flat[0::2]), setup.counts(flat[1::2])
+
+
+def tv(
+    target: Target,
+    samples,
+    *,
+    n_boot: int = 30,
+    alpha: float = 0.05,
+    floor_samples: bool = True,
+    rng=None,
+    tail_mass: float = 1e-6,
+    min_expected: float = 10.0,
+    penalties=PENALTIES,
+    stability: bool = True,
+) -> MetricResult:
+    """Cross-fitted adaptive-partition estimate of TV(q̂, q) from M samples of q̂ (docs/tv.md).
+
+    Promise:
+
+    * ``value``: the mean of the two folds' corrected TV of their partitions (module docstring).
+      Consistent for a fixed q̂ as M → ∞ (docs/tv.md §3 gives the rate).
+    * ``se``: the sd of the value given the chosen partitions (``_conditional_se``); the choice
+      on one half does not depend on the half it is scored on, so this is the adaptive
+      candidates' whole sampling sd, while the choice among candidates is left out.
+    * ``flag``: ``"unresolved"`` when ``bias_bound`` > ¼·value (M too small for this value,
+      which includes a value ≤ 0); else ``"rising"`` when value(M) − value(M/4) exceeds
+      max(5 % of the value, 2 sd of the difference) (the binning loss is still shrinking, so the
+      value is probably low); else ``"ok"``: estimation bias at most ¼ of the value and no sign
+      of a binning loss above 5 %.
+    * ``ci_low``: a 1 − α lower confidence bound on TV (the witness set of one half's partition
+      scored on the other by Clopper–Pearson, the better fold at α/2 each); ``ci_high``: a
+      1 − α upper bound on the TV of the two partitions (not on TV: none exists from samples).
+    * ``floor``: the same estimator on M fresh samples of q (needs ``rng``), else NaN.
+    * ``details``: ``bias_bound``, ``plugin``, ``b0`` (the exact null mean of the plug-in on the
+      partitions), ``cells`` and ``fold_values`` per fold, ``finest_side``, ``value_quarter``,
+      ``drift``, ``drift_sd``, ``outside_mass``, ``box``, ``L``.
+
+    Raises ValueError
+    for samples of the wrong shape, NaN/inf, or too few to split the box once.
+    """
+    if not isinstance(target, Target):
+        raise ValueError(f"target={target!r} is not allowed: expected a minimax Target")
+    D = int(target.dim)
+    x = check_points("samples", samples, D)
+    M = x.shape[0]
+    n_boot = check_int("n_boot", n_boot, low=0)
+    alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    tail_mass = check_real("tail_mass", tail_mass, low=0.0, high=0.01, low_open=True)
+    min_expected = check_real("min_expected", min_expected, low=1.0)
+    try:
+        penalties = tuple(check_real("penalties", lam, low=0.0) for lam in penalties)
+    except TypeError:
+        raise ValueError(
+            f"penalties={penalties!r} is not allowed: expected a list of numbers >= 0"
+        ) from None
+    # the bootstrap and the floor draw random numbers: None means a fixed seed (0), so a call
+    # without rng is still reproducible
+    rng = check_rng("rng", 0 if rng is None else rng)
+    if M < 8 * min_expected:
+        raise ValueError(
+            f"samples with M={M} rows is not allowed: expected M >= {8 * min_expected:g} "
+            "(too few to split the box once)"
+        )
+    setup = _Setup(target, M // 2, tail_mass, min_expected)
+    flat = setup.flat_index(x)
+    ca, cb = _halves(setup, flat)
+    main = _estimate(setup, ca, cb, penalties, alpha)
+    value = main["value"]
+
+    se = _conditional_se(setup, main["parts"], n_boot, rng)
+
+    resolved = main["bias_bound"] <= MAX_BIAS_FRACTION * value and value > 2 * se
+    flag = "ok" if resolved else "unresolved"
+    quarter, drift, drift_sd, loss = math.nan, math.nan, math.nan, math.nan
+    if stability and M // 4 >= 8 * min_expected:
+        q_setup = _Setup(target, M // 8, tail_mass, min_expected)
+        q_flat = q_setup.flat_index(x[: M // 4])
+        quarter = _estimate(q_setup, *_halves(q_setup, q_flat), penalties)["value"]
+        drift = value - quarter
+        # value(M/4) uses a subset: Var(difference) ≈ Var(M/4) − Var(M) = 3 Var(M)
+        drift_sd = math.sqrt(3.0) * se if math.isfinite(se) else 0.0
+        # a binning loss falling like M^(-γ), γ = 2/(2+D) (docs/tv.md §3), leaves at M the
+        # rise from M/4 divided by 4^γ − 1
+        loss = drift / (4.0 ** (2.0 / (2.0 + D)) - 1.0)
+        if flag == "ok" and drift > 2 * drift_sd and loss > MAX_DRIFT_FRACTION * value:
+            flag = "rising"
+
+    floor = math.nan
+    if floor_samples:
+        fresh = check_points("target.sample", target.sample(M, rng), D)
+        floor = _estimate(setup, *_halves(setup, setup.flat_index(fresh)), penalties)["value"]
+
+    return MetricResult(
+        metric="tv",
+        value=float(value),
+        se=se,
+        ci_low=main["ci_low"],
+        ci_high=main["ci_high"],
+        floor=floor,
+        method="adaptive-crossfit",
+        flag=flag,
+        m=M,
+        details={
+            "bias_bound": main["bias_bound"],
+            "plugin": main["plugin"],
+            "b0": main["b0"],
+            "cells": main["cells"],
+            "fold_values": main["fold_values"],
+            "finest_side": main["finest_side"],
+            "value_quarter": quarter,
+            "drift": drift,
+            "drift_sd": drift_sd,
+            "binning_loss_estimate": loss,
+            "outside_mass": float(ca[-1] + cb[-1]) / M,
+            "partition": main["partition"],
+            "box": setup.box.tolist(),
+            "L": setup.L,
+            "ci_low_meaning": f"{1 - alpha:g} lower confidence bound on TV (cross-fitted witness + Clopper-Pearson)",
+            "ci_high_meaning": f"{1 - alpha:g} upper confidence bound on the TV of the adaptive partitions, not on TV",
+        },
+    )

@@ -10,7 +10,12 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup test test-fast rate bench lint paper quick clean
+# gpu-check runs on the GPU machine as it is: no install, the venv's Python when there is one,
+# else python3 (see docs/gpu.md); its results go to GPU_CHECK_OUT
+GPU_PY := $(if $(wildcard $(PY)),$(PY),$(shell command -v python3 || command -v python))
+GPU_CHECK_OUT ?= benchmarks/results/gpu-check
+
+.PHONY: setup test test-fast rate bench gpu-check lint paper quick clean
 
 setup: $(STAMP)
 
@@ -42,6 +47,9 @@ paper: $(STAMP)
 	$(PY) -m minimax.study paper results/quick --out paper
 	@if command -v latexmk >/dev/null 2>&1; then cd paper && latexmk -pdf -interaction=nonstopmode main.tex; \
 	 else echo "no LaTeX toolchain: figures and tables regenerated; install texlive-latex-extra + latexmk to build the PDF"; fi
+
+gpu-check:
+	PYTHONPATH=. $(GPU_PY) benchmarks/gpu_check.py --out $(GPU_CHECK_OUT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -18,18 +18,19 @@ import torch
 
 from minimax.diffusion.processes import VPProcess
 from minimax.diffusion.samplers import generate, time_grid
-from minimax.diffusion.scores import DEFAULT_BLOCK_ENTRIES, EmpiricalScore, ExactGMMScore
+from minimax.diffusion.scores import EmpiricalScore, ExactGMMScore
+from minimax.runtime import resolve_device
 from minimax.targets import GaussianMixture
 
 
-def _plain_euler(sets, m, steps, t_min, process, seed):
+def _plain_euler(sets, m, steps, t_min, process, seed, device="cpu"):
     """One member at a time, the whole batch at once, the textbook formulas."""
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device=device).manual_seed(seed)
     grid = time_grid(process, steps, t_min)
     outs = []
     for X in sets:
-        X = torch.as_tensor(X)
-        x = torch.randn((m, X.shape[1]), generator=g, dtype=torch.float64)
+        X = torch.as_tensor(X, device=device)
+        x = torch.randn((m, X.shape[1]), generator=g, dtype=torch.float64, device=device)
         for i in range(steps, 0, -1):
             t, h = grid[i], grid[i] - grid[i - 1]
             mt, st = process.marginal(float(t))
@@ -39,18 +40,32 @@ def _plain_euler(sets, m, steps, t_min, process, seed):
             x = (
                 x
                 + (0.5 * beta * x + beta * s) * h
-                + math.sqrt(beta * h) * torch.randn(x.shape, generator=g, dtype=x.dtype)
+                + math.sqrt(beta * h)
+                * torch.randn(x.shape, generator=g, dtype=x.dtype, device=device)
             )
         outs.append(x)
     return torch.stack(outs)
 
 
+DEVICE = resolve_device("auto")
+
+
+def _sync():
+    if DEVICE.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def _timed(fn, repeats=2):
-    """Best of ``repeats`` wall times (the CPU is shared; the minimum is the least disturbed)."""
+    """Best of ``repeats`` wall times (the CPU is shared; the minimum is the least disturbed);
+    on CUDA after one untimed warm-up call."""
+    if DEVICE.startswith("cuda"):
+        fn()
     best = float("inf")
     for _ in range(repeats):
+        _sync()
         start = time.perf_counter()
         fn()
+        _sync()
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -67,13 +82,14 @@ def _throughput_table() -> str:
                                 denoise=False, chunk_size=chunk,
                                 generator=torch.Generator().manual_seed(1))  # fmt: skip
 
-    plain = _timed(lambda: _plain_euler(sets, m, steps, t_min, process, 1))
+    plain = _timed(lambda: _plain_euler(sets, m, steps, t_min, process, 1, DEVICE))
     rows = [("plain: member by member, unchunked", plain)]
     rows.append(("ours: batched ensemble, one chunk", _timed(ours(m))))
     rows.append(("ours: batched ensemble, chunks of 1024", _timed(ours(1024))))
     lines = [
         f"Empirical-score Euler sampling, E={E} members, n={n}, D={D}, m={m} per member, "
-        f"{steps} steps, 1 thread, best of 2 runs.",
+        f"{steps} steps, 1 thread, best of 2 runs, device {DEVICE} (the plain loop too; the "
+        f"empirical score's defaults there: {score.settings(DEVICE)}).",
         "",
         "| method | seconds | samples/s (all members) | speed vs plain |",
         "|---|---:|---:|---:|",
@@ -81,7 +97,7 @@ def _throughput_table() -> str:
     for name, sec in rows:
         lines.append(f"| {name} | {sec:.2f} | {E * m / sec:,.0f} | {plain / sec:.2f}x |")
     peak_plain = m * n * 8 * 3 / 2**20
-    peak_ours = 3 * 8 * DEFAULT_BLOCK_ENTRIES / 2**20
+    peak_ours = 3 * 8 * score.settings(DEVICE)[0] / 2**20
     lines.append("")
     lines.append(
         f"Score workspace: plain ~{peak_plain:.0f} MiB per member (m x n distances, weights, "

@@ -188,6 +188,7 @@ def test_no_host_sync_inside_the_sampler_loop():
     for score in (_network_score(fit), EmpiricalScore(_mixture(400, rng), PROC)):
         streams = _Streams(12345, 0, 8192, (1, 1), DEV)
         x = streams.prior(PROC).to(torch.float64)
+        score(x, 0.5)  # first call: the score's tables go to the device (once, before the loop)
         with _sync_debug("error"), torch.no_grad():
             y, _ = _ancestral(score, x, sched, streams, "beta", False)
             z, _ = _euler(score, PROC, x, grid, streams)
@@ -212,7 +213,7 @@ def test_peak_memory_of_a_paper_size_fit():
     """The paper preset's largest DDPM unit (n = 64,000, D = 2, 5 replicates) for 300 training
     steps and 2^17 samples: peak memory, and the measured rates extrapolated to the rule's full
     steps and M = 10^6 (written to $GPU_CHECK_OUT/paper_fit.json)."""
-    from minimax.diffusion import DiffusionEstimator, make_process, size
+    from minimax.diffusion import DiffusionEstimator
     from minimax.targets import make_target
 
     n, D, s, reps, steps, m = (
@@ -220,7 +221,6 @@ def test_peak_memory_of_a_paper_size_fit():
     )
     target = make_target("besov", D=D, s=s, p=2.0, boundary="band", seed=0, n_max=n)
     Xs = [target.sample(n, np.random.default_rng(r)) for r in range(reps)]
-    rule = size("theory", n, D, make_process("ddpm"), s=s)
     est = DiffusionEstimator(process="ddpm", sizing="theory", s=s, box=target.support,
                              device=DEV, steps=steps)  # fmt: skip
     _peak_reset()
@@ -234,6 +234,9 @@ def test_peak_memory_of_a_paper_size_fit():
     _sync()
     sample_s = time.perf_counter() - t1
     peak_sample = _peak_reset()
+    # the rule's own training steps at this n (the fit above ran `steps` of them)
+    unrestricted = DiffusionEstimator(process="ddpm", sizing="theory", s=s, box=target.support)
+    rule = unrestricted._sizing(n, D, members[0].process_)
     total = torch.cuda.get_device_properties(0).total_memory if CUDA else 1 << 62
     record = {
         "device": torch.cuda.get_device_name() if CUDA else "cpu", "n": n, "D": D, "replicates": reps,

@@ -90,7 +90,7 @@ class _Setup:
 def _score(setup: _Setup, sel: dict, M_sel: int, penalty: float) -> dict:
     out = {}
     for t, p in setup.masses.items():
-        sig = np.sqrt(p * (1 - p) / M_sel)
+        sig = np.sqrt(np.maximum(p * (1 - p), 0.0) / M_sel)
         u = (sel[t] / M_sel - p) / np.where(sig > 0, sig, 1.0)
         out[t] = 0.5 * sig * (h(u) - penalty)
     return out
@@ -101,7 +101,7 @@ def _cells_value(setup: _Setup, p: np.ndarray, c: np.ndarray, out_count: float, 
     bound. Cells with M·p ≥ min_expected enter corrected (worst bias β(M·p)·σ), smaller ones
     and a cell holding all of q's mass (σ = 0) as plug-in (worst bias: its exact null mean,
     de Moivre); the mass outside the box enters as plug-in."""
-    sig = np.sqrt(p * (1 - p) / M)
+    sig = np.sqrt(np.maximum(p * (1 - p), 0.0) / M)
     dev = c / M - p
     big = (M * p >= setup.min_expected) & (sig > 0)
     safe = np.where(big, sig, 1.0)

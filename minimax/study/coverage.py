@@ -168,6 +168,15 @@ def equivalence_rate(case: Case, theory: float, margin: float, S: int, seed: int
     return float((codes == 0).mean())
 
 
+def verdict_rates(case: Case, theory: float, margin: float, S: int, seed: int = 0) -> dict:
+    """The share of each verdict over S simulated studies of ``case``."""
+    y, n = simulate(case, S, np.random.default_rng(seed))
+    a, se, _, _ = loglink_ci(y, n)
+    codes = verdicts.verdict_codes(a, se, len(case.ns) - 1, theory, margin)
+    names = {0: "equivalent", 1: "steeper", 2: "flatter", 3: "not resolved", -1: "no fit"}
+    return {name: float((codes == c).mean()) for c, name in names.items()}
+
+
 #: the cases docs/verdicts.md reports (the bend at several strengths)
 CASES = (
     Case("exact"),
@@ -212,6 +221,11 @@ def main(S: int = 2000) -> None:
     for a in (theory - margin, theory + margin, theory):
         rate = equivalence_rate(Case("exact", a=a, **tight), theory, margin, S)
         print(f"P(equivalent) at a = {a:.3f} (theory {theory:.3f} ± {margin}): {rate:.3f}")
+    # issue 12's example: a true 0.25 against a theory of 0.333, at the quick design's noise
+    for reps in (3, 5):
+        rates = verdict_rates(Case("exact", a=0.25, reps=reps), theory, margin, S)
+        shares = ", ".join(f"{k} {v:.3f}" for k, v in rates.items())
+        print(f"a = 0.25 vs theory {theory:.3f}, {reps} replicates: {shares}")
 
 
 if __name__ == "__main__":

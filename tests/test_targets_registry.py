@@ -7,7 +7,7 @@ from minimax.targets import TARGET_KINDS, BesovDensity, GaussianMixture, make_ta
 
 
 def test_kinds_are_listed_with_descriptions():
-    assert set(TARGET_KINDS) == {"besov", "gmm"}
+    assert set(TARGET_KINDS) == {"besov", "sparse-multiscale", "gmm"}
     assert all(isinstance(v, str) and v for v in TARGET_KINDS.values())
 
 
@@ -38,9 +38,14 @@ def test_gmm_kind_default_and_custom():
 @pytest.mark.parametrize(
     "args, kw, match",
     [
-        (("wavelet",), dict(D=1), "kind='wavelet' is not allowed: expected one of 'besov', 'gmm'"),
+        (
+            ("wavelet",),
+            dict(D=1),
+            "kind='wavelet' is not allowed: expected one of 'besov', 'sparse-multiscale', 'gmm'",
+        ),
         (("besov",), dict(D=1), "s=None"),
         (("besov",), dict(D=0, s=1.0), "D=0"),
+        (("sparse-multiscale",), dict(D=1, p=0.45), "s=None"),
         (("gmm",), dict(D=1, bandwidth=1.0), "bandwidth="),
     ],
 )
@@ -52,7 +57,11 @@ def test_bad_input(args, kw, match):
 def test_targets_are_frozen_and_picklable():
     import pickle
 
-    for q in (make_target("besov", D=2, s=1.0, J=5), make_target("gmm", D=2)):
+    for q in (
+        make_target("besov", D=2, s=1.0, J=5),
+        make_target("sparse-multiscale", D=2, s=2.0, p=0.8),
+        make_target("gmm", D=2),
+    ):
         with pytest.raises(AttributeError, match="frozen"):
             q.dim = 3
         q2 = pickle.loads(pickle.dumps(q))  # joblib/dask workers receive targets this way

@@ -111,3 +111,28 @@ def test_describe_and_bad_input():
         WaveletThreshold(BOX1, kappa=-1).fit(X)
     with pytest.raises(ValueError, match="outside"):
         WaveletThreshold(BOX1).fit(X * 2)
+
+
+def test_study_runs_the_controls_on_the_sparse_target(tmp_path, capsys):
+    """`--estimators wavelet,kde-oracle` through the command line: exact, resolved TVs, with
+    the target's own tv_exact resolution (base grid >= finest spike level + 2)."""
+    import json
+
+    import pandas as pd
+
+    from minimax.study.cli import main
+
+    out = tmp_path / "sparse"
+    argv = ["rate", "--target", "sparse-multiscale", "--D", "1", "--s", "2", "--p", "0.45"]
+    argv += ["--n", "200,400,800", "--replicates", "1", "--estimators", "wavelet,kde-oracle"]
+    assert main([*argv, "--jobs", "1", "--quiet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    df = pd.read_parquet(out / "results.parquet")
+    tv = df[df["metric"] == "tv"]
+    assert len(tv) == 6 and (tv["status"] == "ok").all() and (tv["flag"] == "ok").all()
+    assert (tv["value"] > 0).all() and (tv["value"] < 0.5).all()
+    assert set(tv["target"]) == {"sparse-multiscale"}
+    params = json.loads(tv["target_params"].iloc[0])
+    assert params["J"] == 9 and params["smoothness_l1"] == pytest.approx(0.9)
+    oracle = tv[tv["estimator"] == "kde-oracle"]
+    assert all(json.loads(p)["oracle_evaluations"] >= 3 for p in oracle["estimator_params"])

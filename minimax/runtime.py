@@ -57,11 +57,35 @@ def torch_generator(rng: np.random.Generator, device: str = "cpu"):
     return g
 
 
+#: identities declared for this process by the runner (device text -> identity): a dask run
+#: keys its cells by what its workers resolve the device to, not by this process's device
+_DECLARED: dict[str, dict] = {}
+
+
+class declared_identities:
+    """Inside the block, ``device_identity(device)`` returns ``mapping[device]`` where given."""
+
+    def __init__(self, mapping: dict[str, dict]):
+        self.mapping = dict(mapping)
+
+    def __enter__(self):
+        self.saved = dict(_DECLARED)
+        _DECLARED.update(self.mapping)
+        return self
+
+    def __exit__(self, *exc):
+        _DECLARED.clear()
+        _DECLARED.update(self.saved)
+        return False
+
+
 def device_identity(device: str = "auto") -> dict:
     """What a torch computation's numbers depend on besides the code and the seeds: the resolved
     device type, the GPU model (CUDA) and the torch version. Part of a torch cell's cache
     identity, so cells computed on a CPU (MT19937-seeded CPU streams) and on a GPU (Philox
     streams, other kernels) never share an id, nor do two GPU models or torch releases."""
+    if device in _DECLARED:
+        return dict(_DECLARED[device])
     import torch
 
     dev = torch.device(resolve_device(device))

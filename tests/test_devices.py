@@ -182,3 +182,33 @@ def test_slot_scheduler_gives_the_table_of_one_worker(tmp_path, monkeypatch, cap
         for d in ("one", "slots")
     )
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_dask_cells_are_keyed_by_the_workers_device_and_mixed_pools_are_refused():
+    """A dask run keys torch cells by what its workers resolve the device to (a CPU login node
+    submitting to GPU workers), and refuses a pool whose workers disagree, in one line."""
+    from minimax.study.runner import worker_devices
+
+    gpu = {"type": "cuda", "name": "NVIDIA H200", "torch": "2.11.0+cu128"}
+    cpu = {"type": "cpu", "torch": "2.13.0+cpu"}
+
+    class Client:
+        def __init__(self, *answers):
+            self.answers = answers
+
+        def run(self, fn, devices):
+            return {f"tcp://w{i}": {d: a for d in devices} for i, a in enumerate(self.answers)}
+
+    spec = _spec()
+    assert worker_devices([spec], Client(gpu, gpu)) == {"auto": gpu}
+    assert worker_devices([_spec(("kde",))], Client(gpu, cpu)) == {}  # no torch: no question
+    with pytest.raises(RuntimeError) as info:
+        worker_devices([spec], Client(gpu, cpu, gpu))
+    message = str(info.value)
+    assert "\n" not in message and "cuda NVIDIA H200" in message and "cpu, torch" in message
+    # the declared identity is the one cells are keyed by, here and only inside the block
+    here = _ids(spec)
+    with runtime.declared_identities({"auto": gpu}):
+        on_workers = _ids(spec)
+    assert _ids(spec) == here
+    assert all((on_workers[k] != here[k]) == (k[0] == "ddpm") for k in here)

@@ -14,6 +14,7 @@ killed at any point resumes where it stopped.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -166,6 +167,47 @@ def run_study(specs: list[StudySpec], out, config: RunConfig = RunConfig()) -> R
     """Compute every missing cell of ``specs`` under OUT, then write the tidy table."""
     out = Path(out)
     t0 = time.perf_counter()
+    if config.backend != "dask":
+        return _run_study(specs, out, config, t0)
+    from minimax.runtime import declared_identities
+
+    with _dask_client(config) as client, declared_identities(worker_devices(specs, client)):
+        return _run_study(specs, out, config, t0)
+
+
+def worker_devices(specs: list[StudySpec], client) -> dict[str, dict]:
+    """What every dask worker resolves each torch spec's device to (``device_identity``); the
+    cells are keyed by that. Workers that disagree would mix devices: RuntimeError, one line."""
+    devices = sorted(
+        {s.device for s in specs if any(ESTIMATORS[e].uses_torch for e in s.estimators)}
+    )
+    if not devices:
+        return {}
+    from minimax.runtime import describe_identity
+
+    answers = client.run(_identities, devices)  # {worker address: {device: identity}}
+    out = {}
+    for device in devices:
+        kinds = {json.dumps(a[device], sort_keys=True) for a in answers.values()}
+        if len(kinds) > 1:
+            seen = "; ".join(sorted(describe_identity(json.loads(k)) for k in kinds))
+            raise RuntimeError(
+                f"the dask workers resolve device={device!r} to different devices ({seen}): a "
+                "pool of mixed workers would mix their numbers; start workers of one kind, or "
+                "run one study per kind"
+            )
+        if kinds:
+            out[device] = json.loads(kinds.pop())
+    return out
+
+
+def _identities(devices):
+    from minimax.runtime import device_identity
+
+    return {d: device_identity(d) for d in devices}
+
+
+def _run_study(specs: list[StudySpec], out: Path, config: RunConfig, t0: float) -> RunSummary:
     all_cells = [c for spec in specs for c in spec.cells()]
     units, n_pending = pending_units(specs, out)
     out.mkdir(parents=True, exist_ok=True)
@@ -254,7 +296,7 @@ def _execute(units: list[WorkUnit], config: RunConfig):
         with parallel_config(backend="loky", inner_max_num_threads=config.threads):
             yield from Parallel(n_jobs=config.jobs, return_as="generator_unordered")(tasks)
         return
-    with _dask_client(config) as _client, parallel_config(backend="dask"):
+    with parallel_config(backend="dask"):  # the client run_study opened
         yield from Parallel(n_jobs=config.jobs, return_as="generator_unordered")(tasks)
 
 

@@ -134,6 +134,9 @@ def latex_escape(text: str) -> str:
         "→": r"$\to$",
         "±": r"$\pm$",
         "×": r"$\times$",
+        "δ": r"$\delta$",  # the equivalence verdicts (verdicts.py)
+        "≤": r"$\le$",
+        "≥": r"$\ge$",
         "T̲": r"$\underline{T}$",
     }
     return "".join(repl.get(c, c) for c in text.replace("T̲", "\x00")).replace(

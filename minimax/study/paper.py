@@ -137,6 +137,8 @@ def latex_escape(text: str) -> str:
         "δ": r"$\delta$",  # the equivalence verdicts (verdicts.py)
         "≤": r"$\le$",
         "≥": r"$\ge$",
+        ">": r"$>$",
+        "<": r"$<$",
         "T̲": r"$\underline{T}$",
     }
     return "".join(repl.get(c, c) for c in text.replace("T̲", "\x00")).replace(

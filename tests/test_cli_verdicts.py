@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -90,3 +91,17 @@ def test_plan_prints_a_line_per_fit_and_writes_nothing(tmp_path, capsys):
     assert _files(src) == before
     assert main(["plan", str(src), "--width", "2"]) == 2
     assert "width='2' is not allowed" in capsys.readouterr().err
+
+
+def test_rate_stores_the_margin_and_its_verdicts_use_it(tmp_path, capsys):
+    out = tmp_path / "r"
+    argv = ["rate", "--D", "1", "--s", "1", "--estimators", "kde", "--n", "250,500,1000",
+            "--replicates", "2", "--margin", "0.1", "--jobs", "1", "--quiet", "--no-figures",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    spec = json.loads((out / "study.json").read_text())["studies"][0]
+    assert spec["margin"] == 0.1
+    fits = pd.read_csv(out / "fits.csv")
+    assert len(fits) and (fits["margin"] == 0.1).all()
+    assert "≥ 0.1: 90% CI" in printed  # the TOST line of the summary names the margin

@@ -84,7 +84,8 @@ def test_tiny_rate_run_with_ddpm_trains_an_ensemble_per_n(tmp_path, capsys):
     params = ddpm["estimator_params"].map(json.loads)
     assert all(p["width"] == 16 and p["steps"] == 200 and p["ensemble_size"] == 2 for p in params)
     assert set(df.loc[df["estimator"] == "ddpm", "metric"]) == {"tv", "outside_mass", "score"}
-    assert set(df.loc[df["estimator"] == "kde", "metric"]) == {"tv", "outside_mass"}  # no score
+    # no score; the calibration arm scores the KDE also from samples (docs/tv.md §6)
+    assert set(df.loc[df["estimator"] == "kde", "metric"]) == {"tv", "tv_sampled", "outside_mass"}
     score = df[df["metric"] == "score"]
     assert len(score) == 6 and (score["value"] > 0).all() and (score["se"] > 0).all()
     assert (score["theory"] == 2 / 3).all()  # 2s/(2s+D)
@@ -173,7 +174,8 @@ def test_jobs_and_backends_give_identical_numbers(tmp_path, capsys):
     dask = run([*argv, "--jobs", "2", "--backend", "dask"], tmp_path / "dask", capsys)
     pd.testing.assert_frame_equal(numbers(one), numbers(two))
     pd.testing.assert_frame_equal(numbers(one), numbers(dask))
-    assert len(one) == 3 * 2 * 3 * 2  # cells × (tv, outside_mass)
+    # cells × (tv, outside_mass), plus the KDE's calibration row (tv_sampled) per cell
+    assert len(one) == 3 * 2 * 3 * 2 + 3 * 2
     assert (one["status"] == "ok").all()
 
 

@@ -244,6 +244,8 @@ DERIVED_METRICS = {"outside_mass": "tv"}
 def theory_exponent(metric: str, s: float, D: int) -> float:
     """The theory's exponent for ``metric`` (NaN where there is none)."""
     entry = METRICS.get(metric)
+    if metric == "tv_sampled":  # the calibration arm: an explicit density scored from samples
+        return tv_exponent(s, D)
     if entry is None:
         if metric in ("score", "score_error"):
             return score_exponent(s, D)

@@ -167,6 +167,11 @@ def _metrics(cell: Cell, target, est, streams) -> list:
             if getattr(est, "has_pdf", False):
                 # a target with features finer than tv_exact's defaults states what it needs
                 res = M.tv_exact(target, est.pdf, **getattr(target, "tv_exact_options", {}))
+                if ESTIMATORS[cell.estimator].role == "control":
+                    # the calibration arm (docs/tv.md §6): the same explicit-density fit scored
+                    # by the sampled estimator at the study's M, so that its exponent can be
+                    # compared with the exact one on the very rows the DDPM is measured with
+                    out.append(_renamed(M.tv(target, draw(), rng=streams["metric"]), "tv_sampled"))
             else:
                 res = M.tv(target, draw(), rng=streams["metric"])
             out.append(res)
@@ -270,6 +275,8 @@ def _metric_names(cell: Cell) -> list[str]:
         if m in ("score", "oracle_tv") and not ESTIMATORS[cell.estimator].has_score:
             continue
         names.append(m)
+        if m == "tv" and ESTIMATORS[cell.estimator].role == "control":
+            names.append("tv_sampled")
         names.extend(d for d, src in DERIVED_METRICS.items() if src == m)
     return names
 
@@ -330,9 +337,16 @@ def _base_row(cell: Cell, target, est, status: str, error: str, seconds: float) 
     }
 
 
+#: what a sampled TV rests on, kept per row so that a reader can audit it (docs/tv.md §4)
+AUDIT_KEYS = ("partition", "cells", "bias_bound", "plugin", "b0", "fold_values", "value_quarter",
+              "drift", "drift_sd", "binning_loss_estimate", "L", "level")  # fmt: skip
+
+
 def _metric_columns(res, cell: Cell) -> dict:
     t = cell.spec.target
+    details = res.details or {}
     return {
+        "audit": _jsonable({k: details[k] for k in AUDIT_KEYS if k in details}),
         "metric": res.metric,
         "value": float(res.value),
         "se": float(res.se),
@@ -350,6 +364,7 @@ def _failed_metric_columns(name: str, cell: Cell) -> dict:
     t = cell.spec.target
     nan = math.nan
     return {
+        "audit": "{}",
         "metric": name,
         "value": nan,
         "se": nan,

@@ -238,3 +238,11 @@ def test_nothing_printed_is_nan_where_a_number_cannot_be_computed():
         assert "nan" not in text.lower(), text
     assert "no CI: one replicate" in fit_rate(df).summary()
     assert fit_rate(const).verdict == "flatter"
+
+
+def test_the_any_k_ci_is_the_hull_of_the_log_factor_cis():
+    fit = fit_rate(table(np.random.default_rng(16)))
+    lf = fit.log_factors
+    assert fit.k_hull == (lf["ci_low"].min(), lf["ci_high"].max())
+    assert fit.k_hull[0] == pytest.approx(fit.ci_low, rel=1e-9)  # k = 0 gives the lowest a
+    assert fit.row()["ci_high_any_k"] == lf.loc[lf["k"] == 1.0, "ci_high"].item()

@@ -117,6 +117,14 @@ class RateFit:
             return False
         return self.log_factors["verdict"].map(verdicts.verdict_kind).nunique() > 1
 
+    @property
+    def k_hull(self) -> tuple[float, float]:
+        """The hull of the k = 0, ½, 1 CIs: the CI to quote when the log power is unknown in
+        [0, 1] (its coverage is measured in docs/verdicts.md §5)."""
+        if not len(self.log_factors):
+            return (math.nan, math.nan)
+        return (float(self.log_factors["ci_low"].min()), float(self.log_factors["ci_high"].max()))
+
     def predict_log(self, n) -> tuple[np.ndarray, np.ndarray]:
         """Fitted log of the mean error at n and its (cluster-robust) standard error."""
         x = np.log(np.asarray(n, dtype=np.float64))
@@ -156,6 +164,7 @@ class RateFit:
             "ols_exponent": self.ols_exponent, "ols_ci_low": self.ols_ci_low,
             "ols_ci_high": self.ols_ci_high, "excluded_rows": len(self.excluded),
             "curvature_p": self.curvature.p_value, "misspecified": self.curvature.flagged,
+            "ci_low_any_k": self.k_hull[0], "ci_high_any_k": self.k_hull[1],
             **lf,
             "flagged_exponent": self.flagged_exponent,
             "flagged_ci_low": self.flagged_ci_low, "flagged_ci_high": self.flagged_ci_high,

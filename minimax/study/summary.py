@@ -70,6 +70,9 @@ def fit_summary(fit) -> str:
         else:
             tail = "no theory exponent to judge"
         lines.append("  under n^-a (log n)^k: " + "; ".join(parts) + f" — {tail}")
+        lo, hi = fit.k_hull
+        if math.isfinite(lo) and math.isfinite(hi):
+            lines.append(f"    95% CI allowing any k in [0, 1] (hull of the three): {ci(lo, hi)}")
     if len(fit.local_slopes):
         parts = []
         for r in fit.local_slopes.itertuples():

@@ -17,6 +17,15 @@ def _spec(estimators=("ddpm", "kde"), device="auto"):
     )  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _no_cuda(monkeypatch):
+    """Every test here runs as on a machine without CUDA (also on the GPU machine, where
+    gpu-check runs them); those that need a GPU pretend one."""
+    monkeypatch.setattr(runtime, "pin_cuda_determinism", lambda: None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+
+
 def _pretend_cuda(monkeypatch, name="NVIDIA H200"):
     # (the real CUDA resolution also pins torch's global determinism settings: not here)
     monkeypatch.setattr(runtime, "pin_cuda_determinism", lambda: None)
@@ -30,7 +39,7 @@ def _ids(spec):
 
 def test_torch_cells_are_keyed_by_the_resolved_device(monkeypatch):
     spec = _spec()
-    cpu = _ids(spec)
+    cpu, cpu_torch = _ids(spec), torch.__version__
     assert runtime.device_identity("auto") == {"type": "cpu", "torch": torch.__version__}
     _pretend_cuda(monkeypatch)
     assert runtime.device_identity("auto") == {
@@ -52,7 +61,8 @@ def test_torch_cells_are_keyed_by_the_resolved_device(monkeypatch):
     _pretend_cuda(monkeypatch)
     assert _ids(_spec(device="cuda")) == _ids(_spec(device="cuda:1")) == _ids(_spec())
     # an explicit cpu on a GPU machine is a CPU cell
-    monkeypatch.undo()
+    monkeypatch.setattr(torch, "__version__", cpu_torch)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cpu_again = _ids(spec)
     _pretend_cuda(monkeypatch)
     assert _ids(_spec(device="cpu")) == cpu_again == cpu
@@ -70,7 +80,7 @@ def test_a_worker_on_another_device_is_refused_in_one_line(tmp_path, monkeypatch
          "M": 500, "options": {"ddpm": {"steps": 5, "sample_steps": 5, "width": 8}}},
         name="t",
     )  # fmt: skip
-    gpu = {"type": "cuda", "name": "NVIDIA H200", "torch": "2.11.0+cu128"}
+    gpu = {"type": "cuda", "name": "Pretend GPU", "torch": "0.0+pretend"}
 
     def gpu_worker(units, config):
         for unit in units:  # the worker's cell ids are those of a GPU process
@@ -189,8 +199,8 @@ def test_dask_cells_are_keyed_by_the_workers_device_and_mixed_pools_are_refused(
     submitting to GPU workers), and refuses a pool whose workers disagree, in one line."""
     from minimax.study.runner import worker_devices
 
-    gpu = {"type": "cuda", "name": "NVIDIA H200", "torch": "2.11.0+cu128"}
-    cpu = {"type": "cpu", "torch": "2.13.0+cpu"}
+    gpu = {"type": "cuda", "name": "Pretend GPU", "torch": "0.0+pretend"}
+    cpu = {"type": "cpu", "torch": "0.0+cpu"}
 
     class Client:
         def __init__(self, *answers):
@@ -205,7 +215,7 @@ def test_dask_cells_are_keyed_by_the_workers_device_and_mixed_pools_are_refused(
     with pytest.raises(RuntimeError) as info:
         worker_devices([spec], Client(gpu, cpu, gpu))
     message = str(info.value)
-    assert "\n" not in message and "cuda NVIDIA H200" in message and "cpu, torch" in message
+    assert "\n" not in message and "cuda Pretend GPU" in message and "cpu, torch" in message
     # the declared identity is the one cells are keyed by, here and only inside the block
     here = _ids(spec)
     with runtime.declared_identities({"auto": gpu}):

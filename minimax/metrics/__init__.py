@@ -4,6 +4,7 @@ from minimax.metrics.result import MetricResult
 from minimax.metrics.score_error import score_error
 from minimax.metrics.tv import tv
 from minimax.metrics.tv_exact import tv_exact
+from minimax.metrics.tv_mc import tv_mc
 from minimax.metrics.wasserstein import w1
 
-__all__ = ["MetricResult", "score_error", "tv", "tv_exact", "w1"]
+__all__ = ["MetricResult", "score_error", "tv", "tv_exact", "tv_mc", "w1"]

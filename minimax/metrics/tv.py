@@ -187,9 +187,9 @@ def _grid(setup, ra, rb, out_a, out_b, Ma, Mb, level, alpha) -> dict:
 
 
 def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
-    """Every candidate partition on one pair of halves; the one with the largest value minus
-    bias bound (the best guaranteed part of TV) is the estimate. Candidates: the adaptive
-    partitions at each penalty and the regular grids whose bias bound is below their value."""
+    """Every candidate partition on one pair of halves, and the one chosen (docs/tv.md §3).
+    Candidates: the adaptive partitions at each penalty and the regular grids. When none is
+    resolved, the one with the largest value minus bias bound (the best guaranteed part)."""
     Ma, Mb = int(counts_a.sum()), int(counts_b.sum())
     ra, rb = setup.rect_counts(counts_a), setup.rect_counts(counts_b)
     oa, ob = float(counts_a[-1]), float(counts_b[-1])
@@ -198,10 +198,16 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
         if (level,) * setup.D not in setup.masses:
             break
         cands.append(_grid(setup, ra, rb, oa, ob, Ma, Mb, level, alpha))
-    # the largest value among the candidates resolved at this M (bias bound ≤ ¼ value): the
-    # finer a partition, the less binning loss, until its bias bound rules it out
+    # among the candidates resolved at this M (bias bound ≤ ¼ value), the simplest (smallest
+    # bias bound) whose value is within one se of the largest: past the plateau of TV(P) a finer
+    # partition only adds noise and bias, and the largest value is the luckiest of them
     ok = [c for c in cands if c["bias_bound"] <= MAX_BIAS_FRACTION * c["value"]]
-    best = max(ok or cands, key=lambda c: c["value"] - (0 if ok else c["bias_bound"]))
+    if ok:
+        top = max(ok, key=lambda c: c["value"])
+        near = top["value"] - _conditional_se(setup, top["parts"], 0, None)
+        best = min((c for c in ok if c["value"] >= near), key=lambda c: c["bias_bound"])
+    else:
+        best = max(cands, key=lambda c: c["value"] - c["bias_bound"])
     if alpha is not None:
         # every candidate's witness bound holds at its own level; the chosen one is reported
         best["ci_low"] = max(0.0, best["ci_low"])
@@ -308,14 +314,17 @@ def tv(
     if stability and M // 4 >= 8 * min_expected:
         q_setup = _Setup(target, M // 8, tail_mass, min_expected)
         q_flat = q_setup.flat_index(x[: M // 4])
-        quarter = _estimate(q_setup, *_halves(q_setup, q_flat), penalties)["value"]
+        q_est = _estimate(q_setup, *_halves(q_setup, q_flat), penalties)
+        quarter = q_est["value"]
+        se_q = _conditional_se(q_setup, q_est["parts"], 0, None)
         drift = value - quarter
-        # value(M/4) uses a subset: Var(difference) ≈ Var(M/4) − Var(M) = 3 Var(M)
-        drift_sd = math.sqrt(3.0) * se if math.isfinite(se) else 0.0
+        # value(M/4) uses a subset: Var(difference) ≈ Var(M/4) − Var(M); and the choice rule
+        # may sit up to one of its se below its largest candidate, so that much is allowed
+        drift_sd = math.sqrt(max(se_q**2 - se**2, 0.0)) if math.isfinite(se) else se_q
         # a binning loss falling like M^(-γ), γ = 2/(2+D) (docs/tv.md §3), leaves at M the
         # rise from M/4 divided by 4^γ − 1
-        loss = drift / (4.0 ** (2.0 / (2.0 + D)) - 1.0)
-        if flag == "ok" and drift > 2 * drift_sd and loss > MAX_DRIFT_FRACTION * value:
+        loss = (drift - se_q) / (4.0 ** (2.0 / (2.0 + D)) - 1.0)
+        if flag == "ok" and drift - se_q > 2 * drift_sd and loss > MAX_DRIFT_FRACTION * value:
             flag = "rising"
 
     floor = math.nan
@@ -352,3 +361,23 @@ def tv(
             "ci_high_meaning": f"{1 - alpha:g} upper confidence bound on the TV of the adaptive partitions, not on TV",
         },
     )
+
+
+def tv_resolved(target: Target, draw, m_start: int, m_max: int, rng, **kw) -> MetricResult:
+    """M chosen by accuracy (docs/tv.md §4): ``tv`` on ``m_start`` samples of ``draw(m, rng)``,
+    and while the row is not ``ok`` and M < ``m_max``, three times as many new samples added
+    (M × 4) and the whole estimate redone on all of them. The last result is returned with
+    ``details["m_steps"]``, the M tried; a row still flagged at ``m_max`` keeps its flag."""
+    m_start = check_int("m_start", m_start, low=1)
+    m_max = check_int("m_max", m_max, low=m_start)
+    x = np.asarray(draw(m_start, rng), dtype=np.float64)
+    steps = [len(x)]
+    while True:
+        res = tv(target, x, rng=rng, **kw)
+        if res.flag == "ok" or len(x) >= m_max:
+            break
+        more = min(3 * len(x), m_max - len(x))
+        x = np.concatenate([x, np.asarray(draw(more, rng), dtype=np.float64)])
+        steps.append(len(x))
+    res.details["m_steps"] = steps
+    return res

@@ -147,6 +147,10 @@ def _evaluate(cell: Cell, target, est, streams, seconds: float, error, extra=())
     return CellResult(cell.cell_id, rows, status)
 
 
+#: explicit densities are scored by quadrature up to this dimension, by tv_mc above it
+EXACT_TV_MAX_DIM = 2
+
+
 def _metrics(cell: Cell, target, est, streams) -> list:
     from minimax import metrics as M
 
@@ -166,7 +170,10 @@ def _metrics(cell: Cell, target, est, streams) -> list:
         if name == "tv":
             if getattr(est, "has_pdf", False):
                 # a target with features finer than tv_exact's defaults states what it needs
-                res = M.tv_exact(target, est.pdf, **getattr(target, "tv_exact_options", {}))
+                if target.dim <= EXACT_TV_MAX_DIM:
+                    res = M.tv_exact(target, est.pdf, **getattr(target, "tv_exact_options", {}))
+                else:  # quadrature's cost grows like (cells × nodes)^D: Monte Carlo instead
+                    res = M.tv_mc(target, est.pdf, est.sample, rng=streams["metric"])
                 if ESTIMATORS[cell.estimator].role == "control":
                     # the calibration arm (docs/tv.md §6): the same explicit-density fit scored
                     # by the sampled estimator at the study's M, so that its exponent can be

@@ -79,15 +79,23 @@ def test_best_gaussian_pdf_is_the_normal_density():
 
 
 def test_registry_names_build_working_estimators():
-    assert set(BASELINES) == {"kde", "uniform", "gaussian"}
+    assert set(BASELINES) == {"kde", "kde-oracle", "wavelet", "uniform", "gaussian"}
+    from minimax.targets import make_target
+
     rng = np.random.default_rng(5)
     X = rng.uniform(-1, 1, size=(300, 2))
     box = np.array([[-1.0, 1.0], [-1.0, 1.0]])
+    build = {
+        "kde": lambda cls: cls(support=box, bandwidth="scott"),
+        "kde-oracle": lambda cls: cls(make_target("besov", D=2, s=1.5), smoothness=1.5,
+                                      support=box),  # fmt: skip
+        "wavelet": lambda cls: cls(support=box),
+        "uniform": lambda cls: cls(support=box),
+        "gaussian": lambda cls: cls(),
+    }
     for name, (cls, text) in BASELINES.items():
         assert issubclass(cls, Estimator) and cls.has_pdf and len(text) > 10
-        est = cls(support=box, bandwidth="scott") if name == "kde" else cls()
-        if name == "uniform":
-            est = cls(support=box)
+        est = build[name](cls)
         est.fit(X, rng)
         Y = est.sample(100, rng)
         assert Y.shape == (100, 2) and np.all(np.isfinite(est.pdf(Y)))

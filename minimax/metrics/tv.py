@@ -41,6 +41,10 @@ PENALTIES = (1.0, 2.0)
 MAX_BIAS_FRACTION = 0.25
 # ... and no rise from M/4 to M beyond this fraction of the value (or 2 sd of the difference)
 MAX_DRIFT_FRACTION = 0.05
+# the choice among candidates scores each by value − CHOICE_BIAS × bias bound (docs/tv.md §3)
+CHOICE_BIAS = 1.0
+# a regular grid is a candidate while this much of q's mass is in cells the correction covers
+MIN_CORRECTED_MASS = 0.99
 
 
 class _Setup:
@@ -195,17 +199,23 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
     oa, ob = float(counts_a[-1]), float(counts_b[-1])
     cands = [_adaptive(setup, ra, rb, oa, ob, Ma, Mb, lam, alpha) for lam in penalties]
     for level in range(1, setup.L + 1):
-        if (level,) * setup.D not in setup.masses:
+        t = (level,) * setup.D
+        if t not in setup.masses:
             break
+        p = setup.masses[t]
+        if p[(Ma + Mb) * p >= setup.min_expected].sum() < MIN_CORRECTED_MASS:
+            break  # finer grids are mostly plug-in cells, biased up by their null mean
         cands.append(_grid(setup, ra, rb, oa, ob, Ma, Mb, level, alpha))
     # among the candidates resolved at this M (bias bound ≤ ¼ value), the simplest (smallest
-    # bias bound) whose value is within one se of the largest: past the plateau of TV(P) a finer
-    # partition only adds noise and bias, and the largest value is the luckiest of them
+    # bias bound) whose value less CHOICE_BIAS × its bias bound is within one se of the largest
+    # such score: past the plateau of TV(P) a finer partition only adds noise and bias (mostly
+    # upward: its cells are near the null), and the largest value is the luckiest of them
     ok = [c for c in cands if c["bias_bound"] <= MAX_BIAS_FRACTION * c["value"]]
     if ok:
-        top = max(ok, key=lambda c: c["value"])
-        near = top["value"] - _conditional_se(setup, top["parts"], 0, None)
-        best = min((c for c in ok if c["value"] >= near), key=lambda c: c["bias_bound"])
+        score = [c["value"] - CHOICE_BIAS * c["bias_bound"] for c in ok]
+        top = int(np.argmax(score))
+        near = score[top] - _conditional_se(setup, ok[top]["parts"], 0, None)
+        best = min((c for c, v in zip(ok, score) if v >= near), key=lambda c: c["bias_bound"])
     else:
         best = max(cands, key=lambda c: c["value"] - c["bias_bound"])
     if alpha is not None:
@@ -363,21 +373,21 @@ def tv(
     )
 
 
-def tv_resolved(target: Target, draw, m_start: int, m_max: int, rng, **kw) -> MetricResult:
-    """M chosen by accuracy (docs/tv.md §4): ``tv`` on ``m_start`` samples of ``draw(m, rng)``,
-    and while the row is not ``ok`` and M < ``m_max``, three times as many new samples added
-    (M × 4) and the whole estimate redone on all of them. The last result is returned with
-    ``details["m_steps"]``, the M tried; a row still flagged at ``m_max`` keeps its flag."""
-    m_start = check_int("m_start", m_start, low=1)
-    m_max = check_int("m_max", m_max, low=m_start)
-    x = np.asarray(draw(m_start, rng), dtype=np.float64)
+def tv_resolved(target: Target, samples, draw, m_max: int, rng, **kw) -> MetricResult:
+    """M chosen by accuracy (docs/tv.md §4): ``tv`` on ``samples``, and while the row is not
+    ``ok`` and M < ``m_max``, three times as many new samples from ``draw(m, rng)`` added (M × 4,
+    capped at ``m_max``) and the whole estimate redone on all of them. The last result is
+    returned with ``details["m_steps"]``, the M tried; a row still flagged at ``m_max`` keeps
+    its flag."""
+    x = check_points("samples", samples, int(target.dim))
+    m_max = check_int("m_max", m_max, low=1)
     steps = [len(x)]
     while True:
         res = tv(target, x, rng=rng, **kw)
         if res.flag == "ok" or len(x) >= m_max:
             break
         more = min(3 * len(x), m_max - len(x))
-        x = np.concatenate([x, np.asarray(draw(more, rng), dtype=np.float64)])
+        x = np.concatenate([x, check_points("draw", draw(more, rng), int(target.dim))])
         steps.append(len(x))
     res.details["m_steps"] = steps
     return res

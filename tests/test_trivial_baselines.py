@@ -87,8 +87,9 @@ def test_registry_names_build_working_estimators():
     box = np.array([[-1.0, 1.0], [-1.0, 1.0]])
     build = {
         "kde": lambda cls: cls(support=box, bandwidth="scott"),
-        "kde-oracle": lambda cls: cls(make_target("besov", D=2, s=1.5), smoothness=1.5,
-                                      support=box),  # fmt: skip
+        "kde-oracle": lambda cls: cls(
+            make_target("besov", D=2, s=1.5), smoothness=1.5, support=box
+        ),  # fmt: skip
         "wavelet": lambda cls: cls(support=box),
         "uniform": lambda cls: cls(support=box),
         "gaussian": lambda cls: cls(),

@@ -215,7 +215,8 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
         score = [c["value"] - CHOICE_BIAS * c["bias_bound"] for c in ok]
         top = int(np.argmax(score))
         near = score[top] - _conditional_se(setup, ok[top]["parts"], 0, None)
-        best = min((c for c, v in zip(ok, score) if v >= near), key=lambda c: c["bias_bound"])
+        near_ok = [c for c, v in zip(ok, score, strict=True) if v >= near]
+        best = min(near_ok, key=lambda c: c["bias_bound"])
     else:
         best = max(cands, key=lambda c: c["value"] - c["bias_bound"])
     if alpha is not None:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from minimax.study import store
 from minimax.study.budget import budget_table
+from minimax.study.calibration import calibration_block, calibration_fits, gate_verdicts
 from minimax.study.paired import PairedFit, paired_fits
 from minimax.study.rates import DEFAULT_MARGIN, RateFit, fit_rates
 from minimax.study.registry import DERIVED_METRICS
@@ -240,13 +241,22 @@ def build_report(
         adf = df[df["arm"] == arm]
         s, D = float(adf["s"].iloc[0]), int(adf["D"].iloc[0])
         arm_fits = []
+        arm_margin = margins.get(arm, default)
+        cals = (
+            calibration_fits(adf, margin=arm_margin)
+            if (adf["metric"] == "tv_sampled").any()
+            else []
+        )
+        all_pairs.extend(cals)
         for metric in report_metrics(adf):
             if metric in DERIVED_METRICS:
                 blocks += [f"== {arm} · {metric}", mean_table(adf, metric), ""]
                 continue
-            fits = fit_rates(adf, metric, margin=margins.get(arm, default))
+            fits = fit_rates(adf, metric, margin=arm_margin)
             if not fits:
                 continue
+            if metric == "tv":
+                gate_verdicts(fits, adf, cals)
             all_fits.extend(fits)
             arm_fits.extend(fits)
             theory = fits[0].theory
@@ -260,6 +270,8 @@ def build_report(
             all_pairs.extend(pairs)
             if pairs:
                 blocks += [*paired_block(pairs), ""]
+            if metric == "tv" and cals:
+                blocks += [*calibration_block(cals), ""]
             if out is not None and figures:
                 stem = Path(out) / "figures" / f"rate_{slug(arm)}_{metric}"
                 files += plot_rates(fits, adf[adf["metric"] == metric], metric, arm, stem)

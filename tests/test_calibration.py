@@ -1,0 +1,63 @@
+"""The calibration arm's offset and the verdict it gates (docs/tv.md §6)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from minimax.study.calibration import MAX_OFFSET, calibration_fits, gate_verdicts
+from minimax.study.rates import fit_rates
+
+NS = (250, 500, 1000, 2000, 4000, 8000)
+
+
+def arm(offset: float, rng, reps: int = 3) -> pd.DataFrame:
+    """A KDE scored exactly (0.8 n^-1/3 times a shared per-(n, rep) effect) and from samples
+    (the same values times n^-offset), and a DDPM scored from samples (0.9 n^-1/3)."""
+    rows = []
+    for n in NS:
+        for r in range(reps):
+            common = np.exp(0.05 * rng.standard_normal())
+            kde = 0.8 * n ** (-1 / 3) * common
+            for est, metric, method, v in (
+                ("kde", "tv", "quadrature-gl4", kde),
+                ("kde", "tv_sampled", "adaptive-crossfit",
+                 kde * n**-offset * np.exp(0.005 * rng.standard_normal())),
+                ("ddpm", "tv", "adaptive-crossfit", 0.9 * n ** (-1 / 3) * common),
+            ):  # fmt: skip
+                rows.append(dict(arm="x", estimator=est, metric=metric, method=method, n=n,
+                                 replicate=r, value=v, floor=np.nan, flag="ok", status="ok",
+                                 s=1.0, D=1, role="control"))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_offset_is_measured_on_the_same_rows():
+    # the sampled scoring is the exact one times n^-0.03 (and its own 0.5 % noise), so the
+    # offset is +0.03; its se is about 0.005/(√18·sd(log n)) ≈ 0.001, so 0.01 is 10 se
+    df = arm(0.03, np.random.default_rng(0))
+    (pair,) = calibration_fits(df)
+    assert pair.first == "kde sampled" and pair.pairs == 18
+    assert abs(pair.difference - 0.03) < 0.01
+    assert pair.ci_low <= 0.03 <= pair.ci_high
+
+
+def test_a_sampled_verdict_stands_only_where_the_offset_is_small():
+    for offset, gated in ((0.0, False), (0.05, True)):
+        df = arm(offset, np.random.default_rng(1))
+        cals = calibration_fits(df)
+        fits = fit_rates(df, "tv")
+        before = {f.estimator: f.verdict for f in fits}
+        gate_verdicts(fits, df, cals)
+        after = {f.estimator: f.verdict for f in fits}
+        assert after["kde"] == before["kde"]  # exact scoring is never gated
+        assert after["ddpm"].startswith("measurement chain is the limit") == gated
+        assert (abs(cals[0].difference) > MAX_OFFSET) == gated
+
+
+def test_no_control_scored_from_samples_gates_the_sampled_verdict():
+    df = arm(0.0, np.random.default_rng(2))
+    df = df[df["metric"] != "tv_sampled"]
+    fits = fit_rates(df, "tv")
+    gate_verdicts(fits, df, calibration_fits(df))
+    ddpm = next(f for f in fits if f.estimator == "ddpm")
+    assert "no explicit-density control scored from samples" in ddpm.verdict

@@ -3,8 +3,9 @@ simulated rate studies with a known exponent, shaped like the DDPM's.
 
     python studies/tv_calibration.py [--studies 100] [--out results/tv_calibration]
 
-Simulated studies: D = 1, s = 1, n = 250 … 8000 (6 sizes), 3 replicates, M by the study's rule
-(``samples_for``); the model at (n, replicate) is a sine field (``calibration_cases``) of cell
+Simulated studies: D = 1, s = 1, n = 250 … 8000 (6 sizes), 3 replicates, M by each rule of
+``M_RULES`` (the study's is ``samples_for``); the model at (n, replicate) is a sine field
+(``calibration_cases``) of cell
 side h_n = c·n^(-1/(2s+D)), c ∈ {0.5, 1}, with fresh signs and offset per replicate, and exact
 TV_n = 0.56·n^(-1/3) (0.089 at n = 250, 0.028 at n = 8000: the DDPM's mean in the D = 1, s = 1
 band recipe study). Each study is fitted by ``fit_rate`` exactly as a results table would be,
@@ -22,9 +23,9 @@ import pandas as pd
 
 from minimax.metrics import tv
 from minimax.metrics.calibration_cases import sine_field, strip
+from minimax.metrics.sample_size import samples_for
 from minimax.metrics.tv import tv_resolved
 from minimax.study.rates import fit_rate
-from minimax.study.spec import AUTO_M_CONSTANT, samples_for
 from minimax.targets.base import Target
 
 SIZES = (250, 500, 1000, 2000, 4000, 8000)
@@ -83,20 +84,25 @@ def convergence() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _proportional(n: int) -> int:
-    """The resolution rule 4^D n/(2πC²) without its clip to [40,000, 1e6] (D = 1)."""
-    return int(np.ceil(4 * n / (2 * np.pi * AUTO_M_CONSTANT**2)))
+def _previous_rule(n: int) -> int:
+    """The rule before: C = 0.32, rounded up to 10,000, clipped to [40,000, 1e6] (D = 1)."""
+    m = 4 * n / (2 * np.pi * 0.32**2)
+    return int(min(1e6, max(40_000, np.ceil(m / 10_000) * 10_000)))
+
+
+def _proportional(n: int, C: float) -> int:
+    return int(np.ceil(4 * n / (2 * np.pi * C**2)))
 
 
 #: (label, n -> (M to start with, M at most)): the M rules compared
 M_RULES = {
-    "samples_for (clipped to >= 40,000)": lambda n: (samples_for(n, 1), samples_for(n, 1)),
-    "samples_for, x4 until ok (the worker's auto)": lambda n: (samples_for(n, 1),
-                                                               4 * samples_for(n, 1)),
-    "proportional to n": lambda n: (_proportional(n), _proportional(n)),
-    "proportional to n, x4": lambda n: (4 * _proportional(n), 4 * _proportional(n)),
-    "proportional to n, x4 until ok (up to 16x)": lambda n: (_proportional(n),
-                                                             16 * _proportional(n)),
+    "previous: C = 0.32, M >= 40,000": lambda n: (_previous_rule(n), _previous_rule(n)),
+    "previous, x4 until ok (up to 4x)": lambda n: (_previous_rule(n), 4 * _previous_rule(n)),
+    "previous, x4 until ok (up to 16x)": lambda n: (_previous_rule(n), 16 * _previous_rule(n)),
+    "C = 0.32, proportional to n": lambda n: (_proportional(n, 0.32),) * 2,
+    "C = 0.16, proportional to n (samples_for)": lambda n: (samples_for(n, 1),) * 2,
+    "C = 0.32, proportional, x4 until ok (up to 16x)": lambda n: (_proportional(n, 0.32),
+                                                                  16 * _proportional(n, 0.32)),
 }  # fmt: skip
 
 

@@ -116,20 +116,26 @@ def test_cache_identity_follows_everything_that_changes_numbers():
 
 
 def test_auto_samples_follow_the_resolution_rule_per_n():
-    # M = 4^D n/(2πC²), C = 0.32, rounded up to 10,000 and clipped to [4e4, 1e6]
-    assert samples_for(8000, 2) == 200_000  # 16·8000/(2π·0.1024) = 198,940
-    assert samples_for(4000, 2) == 100_000
-    assert samples_for(250, 2) == AUTO_M_RANGE[0]
-    assert samples_for(8000, 1) == 50_000
+    # M = 4^D n/(2πC²), C = 0.16, rounded up to 100 and clipped to [2e3, 1e6]: proportional to
+    # n inside the range (docs/tv.md §4), so every row of a study has the same per-cell SNR
+    assert samples_for(8000, 2) == 795_800  # 16·8000/(2π·0.0256) = 795,774
+    assert samples_for(250, 2) == 24_900  # 24,868
+    assert samples_for(8000, 1) == 199_000
+    assert samples_for(80, 1) == AUTO_M_RANGE[0]
     assert samples_for(64_000, 3) == AUTO_M_RANGE[1]
     ns = [250 * 2**k for k in range(9)]
     for D in (1, 2, 3):
         m = [samples_for(n, D) for n in ns]
         assert m == sorted(m) and all(AUTO_M_RANGE[0] <= v <= AUTO_M_RANGE[1] for v in m)
+        inside = [
+            (n, v) for n, v in zip(ns, m, strict=True) if AUTO_M_RANGE[0] < v < AUTO_M_RANGE[1]
+        ]
+        ratios = [v / n for n, v in inside]
+        assert max(ratios) / min(ratios) < 1.05  # proportional up to the rounding
     spec = small(D=2, n=[250, 2000, 8000], M="auto", estimators=["ddpm"])
     by_n = {c.n: c.content()["samples"] for c in spec.cells()}
-    assert by_n == {250: 40_000, 2000: 50_000, 8000: 200_000}
-    assert spec.samples_label() == "auto (40000 → 200000)"
+    assert by_n == {250: 24_900, 2000: 199_000, 8000: 795_800}
+    assert spec.samples_label() == "auto (24900 → 795800)"
     fixed = small(M=30_000)
     assert {c.content()["samples"] for c in fixed.cells()} == {30_000}
     assert fixed.samples_label() == "30000"

@@ -65,9 +65,8 @@ rule, M = 40,000, 2 replicates, band boundary):
   With C ≈ 0.6 (the error's size) that was 57,000 for D = 2 at n = 8000, yet every D = 2 point
   stayed flagged "rising" at M = 40,000 and only levelled off (corrected TV flat from level 5 to
   6) at M = 200,000: the DDPM's error has structure finer than the rate's scale (its T̲ sets
-  σ(T̲) = 0.2 n^{-1/(2s+D)}). The study's M = "auto" (study.spec.samples_for, the quick
-  preset's default) uses the rule with C = 0.32 fitted to that: 200,000 at n = 8000 in D = 2,
-  50,000 in D = 1.
+  σ(T̲) = 0.2 n^{-1/(2s+D)}). The study's M = "auto" (metrics.sample_size.samples_for) now
+  uses C = 0.16, proportional to n, calibrated with the adaptive TV estimator (docs/tv.md §4).
 
 Measured on this project's 2-core CPU (one thread, torch 2.13): an ensemble of 5 members, width
 64, depth 3, batch 256 trains at ≈ 270 steps/s (≈ 1,300 model-steps/s); width 128 at ≈ 100

@@ -12,7 +12,10 @@ it as the cells shrink where q̂ − q changes sign. The estimator
 3. scores that partition on B with the corrected value ½ Σ_R σ_R h(u_R) (``_correction``: worst
    bias 0.19-0.26 σ_R per cell under the binomial law), plus the mass outside the box;
 4. swaps the halves and averages (cross-fitting: the choice on one half adds no selection bias
-   to the score on the other).
+   to the score on the other);
+5. takes, among these adaptive candidates (penalties λ ∈ ``PENALTIES``) and the regular grids
+   (scored on all samples: a fixed partition needs no cross-fitting), the simplest one whose
+   value minus bias bound is within one se of the best (docs/tv.md §3).
 
 The result's ``bias_bound`` is the worst-case bias of step 3 given the partition,
 ½ Σ_R β(M·p_R) σ_R; binning loss TV − TV(P) ≥ 0 is checked by re-estimating on M/4 of the
@@ -39,6 +42,9 @@ MAX_FINE_CELLS = 1 << 21
 PENALTIES = (1.0, 2.0)
 # "ok" needs the bias bound at most this fraction of the value (docs/tv.md §4) ...
 MAX_BIAS_FRACTION = 0.25
+# ... and its se at most this fraction (a noisier row cannot tell a finer partition's larger
+# value from noise, so its choice stays coarse and its binning loss unseen)
+MAX_SE_FRACTION = 0.25
 # ... and no rise from M/4 to M beyond this fraction of the value (or 2 sd of the difference)
 MAX_DRIFT_FRACTION = 0.05
 # the choice among candidates scores each by value − CHOICE_BIAS × bias bound (docs/tv.md §3)
@@ -206,19 +212,17 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
         if p[(Ma + Mb) * p >= setup.min_expected].sum() < MIN_CORRECTED_MASS:
             break  # finer grids are mostly plug-in cells, biased up by their null mean
         cands.append(_grid(setup, ra, rb, oa, ob, Ma, Mb, level, alpha))
-    # among the candidates resolved at this M (bias bound ≤ ¼ value), the simplest (smallest
-    # bias bound) whose value less CHOICE_BIAS × its bias bound is within one se of the largest
-    # such score: past the plateau of TV(P) a finer partition only adds noise and bias (mostly
-    # upward: its cells are near the null), and the largest value is the luckiest of them
-    ok = [c for c in cands if c["bias_bound"] <= MAX_BIAS_FRACTION * c["value"]]
-    if ok:
-        score = [c["value"] - CHOICE_BIAS * c["bias_bound"] for c in ok]
-        top = int(np.argmax(score))
-        near = score[top] - _conditional_se(setup, ok[top]["parts"], 0, None)
-        near_ok = [c for c, v in zip(ok, score, strict=True) if v >= near]
-        best = min(near_ok, key=lambda c: c["bias_bound"])
-    else:
-        best = max(cands, key=lambda c: c["value"] - c["bias_bound"])
+    # each candidate scored by value − CHOICE_BIAS × bias bound (the part of TV it guarantees);
+    # the simplest (smallest bias bound) within one se of the best score is taken. Past the
+    # plateau of TV(P) a finer partition only adds noise and bias (mostly upward: its cells are
+    # near the null), and the largest value is the luckiest of them. Every candidate competes,
+    # resolved or not: one that sees more TV than the resolved ones can account for must win,
+    # so that the row is flagged rather than a coarse, resolved, low value reported.
+    score = [c["value"] - CHOICE_BIAS * c["bias_bound"] for c in cands]
+    top = int(np.argmax(score))
+    near = score[top] - _conditional_se(setup, cands[top]["parts"], 0, None)
+    near_ok = [c for c, v in zip(cands, score, strict=True) if v >= near]
+    best = min(near_ok, key=lambda c: c["bias_bound"])
     if alpha is not None:
         # every candidate's witness bound holds at its own level; the chosen one is reported
         best["ci_low"] = max(0.0, best["ci_low"])
@@ -319,7 +323,7 @@ def tv(
 
     se = _conditional_se(setup, main["parts"], n_boot, rng)
 
-    resolved = main["bias_bound"] <= MAX_BIAS_FRACTION * value and value > 2 * se
+    resolved = main["bias_bound"] <= MAX_BIAS_FRACTION * value and se <= MAX_SE_FRACTION * value
     flag = "ok" if resolved else "unresolved"
     quarter, drift, drift_sd, loss = math.nan, math.nan, math.nan, math.nan
     if stability and M // 4 >= 8 * min_expected:

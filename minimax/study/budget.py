@@ -35,7 +35,8 @@ def tradeoffs(specs: list[StudySpec]) -> list[str]:
         lo, hi = s.samples_at(min(s.n)), s.samples_at(max(s.n))
         rule = (
             f"M per n by the resolution rule M = 4^D n/(2πC²), C = {AUTO_M_CONSTANT} (measured "
-            f"on the DDPM), within [{AUTO_M_RANGE[0]}, {AUTO_M_RANGE[1]}]: "
+            f"on calibration cases shaped like the DDPM's error; proportional to n within "
+            f"[{AUTO_M_RANGE[0]}, {AUTO_M_RANGE[1]}]): "
             if s.samples == "auto"
             else ""
         )

@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_samples_arg,
         default=None,
         help="samples of each fitted model per TV evaluation: an integer, or auto (M per n by "
-        "the resolution rule 4^D n/(2πC²), C measured on the DDPM; see spec.samples_for) "
+        "the resolution rule 4^D n/(2πC²), proportional to n; see metrics.sample_size) "
         "(default: " + ", ".join(f"{k}: {v.samples}" for k, v in PRESETS.items()) + ")",
     )
     d.add_argument("--sampler", default="default", help="diffusion sampler (see `list`)")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from minimax import code_version
+from minimax.metrics.sample_size import AUTO_M_CONSTANT, AUTO_M_RANGE, samples_for  # noqa: F401
 from minimax.runtime import device_identity
 from minimax.study.registry import ESTIMATORS, METRICS, target_kinds
 from minimax.validation import check_choice, check_int, check_real
@@ -81,28 +82,6 @@ PRESETS = {
         ),
     ),
 }
-
-
-#: the constant C of the "auto" rule for M: calibrated on the DDPM (measured, D = 2, s = 1.5,
-#: smooth boundary, n = 1000 and 8000): its error keeps structure down to cells of side 1/32 of
-#: the box, so the corrected TV only levels off (level 6 admissible) with M ≈ 2e5 at n = 8000;
-#: with M = 4e4 every point was flagged "rising". C = 0.32 reproduces that M; the bound's C ≈ 0.6
-#: assumed the error lives at the rate's scale n^(-1/(2s+D)), and the DDPM's is finer (its T̲ is
-#: set by σ(T̲) = 0.2 n^(-1/(2s+D))).
-AUTO_M_CONSTANT = 0.32
-#: the range of the "auto" rule's M
-AUTO_M_RANGE = (40_000, 1_000_000)
-
-
-def samples_for(n: int, D: int, C: float = AUTO_M_CONSTANT) -> int:
-    """M for a sampled TV at training size n in D dimensions (``M = "auto"``): the resolution
-    rule M ≳ 4^D n/(2πC²) of theory.md §9 (an error of size C n^(-s/(2s+D)) resolved on cells of
-    its scale needs the null floor B0 ≈ √(K/(2πM)) below it), with the constant measured on the
-    DDPM (AUTO_M_CONSTANT), rounded up to a multiple of 10,000 and clipped to AUTO_M_RANGE. It
-    does not depend on s: the constant absorbs it for the smoothness range of the studies."""
-    lo, hi = AUTO_M_RANGE
-    m = 4**D * n / (2 * math.pi * C**2)
-    return int(min(hi, max(lo, math.ceil(m / 10_000) * 10_000)))
 
 
 def geometric_grid(n_min: int, n_max: int, n_steps: int) -> tuple[int, ...]:

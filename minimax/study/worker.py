@@ -18,7 +18,7 @@ import numpy as np
 
 from minimax import code_version
 from minimax.study.registry import DERIVED_METRICS, ESTIMATORS, theory_exponent
-from minimax.study.spec import AUTO_M_RANGE, Cell, TargetSpec, WorkUnit
+from minimax.study.spec import Cell, TargetSpec, WorkUnit
 
 
 @dataclass
@@ -147,9 +147,6 @@ def _evaluate(cell: Cell, target, est, streams, seconds: float, error, extra=())
     return CellResult(cell.cell_id, rows, status)
 
 
-#: with M = "auto", a sampled TV row that is not ok gets up to this many times the rule's M
-AUTO_M_GROWTH = 4
-
 #: explicit densities are scored by quadrature up to this dimension, by tv_mc above it
 EXACT_TV_MAX_DIM = 2
 
@@ -182,10 +179,6 @@ def _metrics(cell: Cell, target, est, streams) -> list:
                     # by the sampled estimator at the study's M, so that its exponent can be
                     # compared with the exact one on the very rows the DDPM is measured with
                     out.append(_renamed(M.tv(target, draw(), rng=streams["metric"]), "tv_sampled"))
-            elif spec.samples == "auto":  # M by accuracy: ×4 until ok, up to AUTO_M_MAX
-                m_max = min(AUTO_M_GROWTH * spec.samples_at(cell.n), AUTO_M_RANGE[1])
-                more = lambda m, _: est.sample(m, streams["sample"])  # noqa: E731
-                res = M.tv_resolved(target, draw(), more, m_max, streams["metric"])
             else:
                 res = M.tv(target, draw(), rng=streams["metric"])
             out.append(res)
@@ -353,7 +346,7 @@ def _base_row(cell: Cell, target, est, status: str, error: str, seconds: float) 
 
 #: what a sampled TV rests on, kept per row so that a reader can audit it (docs/tv.md §4)
 AUDIT_KEYS = ("partition", "cells", "bias_bound", "plugin", "b0", "fold_values", "value_quarter",
-              "drift", "drift_sd", "binning_loss_estimate", "L", "level", "m_steps")  # fmt: skip
+              "drift", "drift_sd", "binning_loss_estimate", "L", "level")  # fmt: skip
 
 
 def _metric_columns(res, cell: Cell) -> dict:

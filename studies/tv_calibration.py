@@ -5,9 +5,8 @@ simulated rate studies with a known exponent, shaped like the DDPM's.
 
 Simulated studies: D = 1, s = 1, n = 250 … 8000 (6 sizes), 3 replicates, M by each rule of
 ``M_RULES`` (the study's is ``samples_for``); the model at (n, replicate) is a sine field
-(``calibration_cases``) of cell
-side h_n = c·n^(-1/(2s+D)), c ∈ {0.5, 1}, with fresh signs and offset per replicate, and exact
-TV_n = 0.56·n^(-1/3) (0.089 at n = 250, 0.028 at n = 8000: the DDPM's mean in the D = 1, s = 1
+(``calibration_cases``) of cell side h_n = c·n^(-1/(2s+D)), c ∈ {0.5, 1}, with fresh signs and
+offset per replicate, and exact TV_n = 0.56·n^(-1/3) (0.089 at n = 250, 0.028 at n = 8000: the DDPM's mean in the D = 1, s = 1
 band recipe study). Each study is fitted by ``fit_rate`` exactly as a results table would be,
 flagged rows left out; the report gives the exponent's bias and the CI's coverage of 1/3.
 """

@@ -24,8 +24,10 @@ AUTO_M_CONSTANT = 0.16
 AUTO_M_RANGE = (2_000, 1_000_000)
 
 
-def samples_for(n: int, D: int, C: float = AUTO_M_CONSTANT) -> int:
-    """M = 4^D n/(2πC²) rounded up to a multiple of 100 and clipped to ``AUTO_M_RANGE``."""
+def samples_for(n: int, D: int, C: float = AUTO_M_CONSTANT, cap: int | None = None) -> int:
+    """M = 4^D n/(2πC²) rounded up to a multiple of 100 and clipped to ``AUTO_M_RANGE`` (and to
+    ``cap`` when given: a compute budget, below which the rule is no longer proportional)."""
     lo, hi = AUTO_M_RANGE
+    hi = hi if cap is None else min(hi, int(cap))
     m = 4**D * n / (2 * math.pi * C**2)
     return int(min(hi, max(lo, math.ceil(m / 100) * 100)))

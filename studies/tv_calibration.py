@@ -23,32 +23,7 @@ import pandas as pd
 from minimax.metrics import tv
 from minimax.metrics.calibration_cases import sine_field, strip
 from minimax.metrics.sample_size import samples_for
-from minimax.metrics.tv import tv_resolved
-from minimax.study.rates import fit_rate
-from minimax.targets.base import Target
-
-SIZES = (250, 500, 1000, 2000, 4000, 8000)
-EXPONENT = 1 / 3
-
-
-class Uniform(Target):
-    def __init__(self, D):
-        self.dim, self.support = D, np.tile([0.0, 1.0], (D, 1))
-
-    def pdf(self, x):
-        return np.ones(len(x))
-
-    def sample(self, n, rng):
-        return rng.random((n, self.dim))
-
-    def cell_masses(self, edges):
-        out = np.ones(())
-        for e in edges:
-            out = np.multiply.outer(out, np.diff(np.clip(np.asarray(e), 0.0, 1.0)))
-        return out
-
-    def describe(self):
-        return {"target": "uniform"}
+from minimax.study.tv_simulation import EXPONENT, UnitCube, simulated_study
 
 
 def markdown(df: pd.DataFrame) -> str:
@@ -74,7 +49,7 @@ def convergence() -> pd.DataFrame:
             for seed in range(3):
                 rng = np.random.default_rng(seed)
                 x, truth = draw(M, rng, seed)
-                r = tv(Uniform(D), x, rng=rng, n_boot=20, floor_samples=False)
+                r = tv(UnitCube(D), x, rng=rng, n_boot=20, floor_samples=False)
                 rows.append({"case": name, "M": M, "seed": seed, "truth": truth,
                              "value": r.value, "se": r.se, "flag": r.flag,
                              "bias_bound": r.details["bias_bound"],
@@ -105,34 +80,6 @@ M_RULES = {
 }  # fmt: skip
 
 
-def simulated_study(c: float, study: int, rule: str) -> dict:
-    rows = []
-    for n in SIZES:
-        truth = 0.56 * n ** (-EXPONENT)
-        for rep in range(3):
-            seed = [study, n, rep, int(100 * c)]
-            rng = np.random.default_rng(seed)
-            model_seed = int(rng.integers(2**31))
-
-            def draw(m, g, model_seed=model_seed, truth=truth, n=n):
-                return sine_field(m, 1, truth, c * n ** (-EXPONENT), model_seed, g)
-
-            m0, m_max = M_RULES[rule](n)
-            r = tv_resolved(Uniform(1), draw(m0, rng), draw, m_max, rng, n_boot=0,
-                            floor_samples=False)  # fmt: skip
-            rows.append({"study": "sim", "arm": "a", "estimator": "sim", "metric": "tv",
-                         "n": n, "replicate": rep, "value": r.value, "se": r.se,
-                         "floor": np.nan, "flag": r.flag, "status": "ok", "s": 1.0, "D": 1,
-                         "truth": truth})  # fmt: skip
-    df = pd.DataFrame(rows)
-    fit = fit_rate(df, "tv", "sim", arm="a", theory=EXPONENT)
-    lo, hi = fit.ci
-    return {"c": c, "M_rule": rule,
-            "study": study, "exponent": fit.exponent, "ci_low": lo, "ci_high": hi,
-            "covered": bool(lo <= EXPONENT <= hi), "flagged": int((df["flag"] != "ok").sum()),
-            "mean_rel_error": float(((df["value"] - df["truth"]) / df["truth"]).mean())}  # fmt: skip
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--studies", type=int, default=100, help="simulated studies per c")
@@ -156,7 +103,7 @@ def main(argv=None) -> int:
                   markdown(table), ""]  # fmt: skip
     sims = pd.DataFrame(
         [
-            simulated_study(c, k, rule)
+            {"M_rule": rule, **simulated_study(c, k, M_RULES[rule])}
             for rule in M_RULES
             for c in (0.5, 1.0)
             for k in range(a.studies)

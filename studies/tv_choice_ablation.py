@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tv_calibration import Uniform, markdown  # studies/ is on sys.path when run as a script
+from tv_calibration import markdown  # studies/ is on sys.path when run as a script
 
 from minimax.metrics.calibration_cases import sine_field, strip
+from minimax.study.tv_simulation import UnitCube
 
 TV = importlib.import_module("minimax.metrics.tv")
 
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
                     for seed in range(4):
                         rng = np.random.default_rng(seed)
                         x, truth = draw(M, rng)
-                        r = TV.tv(Uniform(D), x, rng=rng, n_boot=0, floor_samples=False)
+                        r = TV.tv(UnitCube(D), x, rng=rng, n_boot=0, floor_samples=False)
                         rows.append({"b": b, "case": name, "M": M, "rel": r.value / truth - 1,
                                      "ok": r.flag == "ok"})  # fmt: skip
                 print(b, name, flush=True)

@@ -280,6 +280,10 @@ def _progress(total: int, quiet: bool):
     return tqdm(total=total, desc="cells", unit="cell", disable=quiet, smoothing=0.1)
 
 
+#: seconds a loky worker may sit idle before loky retires it
+LOKY_IDLE_TIMEOUT = 3600
+
+
 def _execute(units: list[WorkUnit], config: RunConfig):
     """Yield each unit's results as it finishes (order not guaranteed)."""
     if config.gpus:
@@ -293,7 +297,10 @@ def _execute(units: list[WorkUnit], config: RunConfig):
 
     tasks = (delayed(run_unit)(u, config.threads) for u in units)
     if config.backend == "loky":
-        with parallel_config(backend="loky", inner_max_num_threads=config.threads):
+        # a worker idle longer than loky's default 300 s (while the other runs a long DDPM
+        # unit) was shut down with a "worker stopped" warning; an hour keeps it through a study
+        with parallel_config(backend="loky", inner_max_num_threads=config.threads,
+                             idle_worker_timeout=LOKY_IDLE_TIMEOUT):  # fmt: skip
             yield from Parallel(n_jobs=config.jobs, return_as="generator_unordered")(tasks)
         return
     with parallel_config(backend="dask"):  # the client run_study opened

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -297,11 +298,17 @@ def _execute(units: list[WorkUnit], config: RunConfig):
 
     tasks = (delayed(run_unit)(u, config.threads) for u in units)
     if config.backend == "loky":
-        # a worker idle longer than loky's default 300 s (while the other runs a long DDPM
-        # unit) was shut down with a "worker stopped" warning; an hour keeps it through a study
-        with parallel_config(backend="loky", inner_max_num_threads=config.threads,
-                             idle_worker_timeout=LOKY_IDLE_TIMEOUT):  # fmt: skip
-            yield from Parallel(n_jobs=config.jobs, return_as="generator_unordered")(tasks)
+        # loky restarts a worker whose memory grew by 300 MB since its first task (its leak
+        # heuristic: torch's and glibc's allocators keep freed memory, so a D = 2 DDPM unit
+        # trips it) or that sat idle past its timeout, and warns "A worker stopped while some
+        # jobs were given to the executor" although every result came back; the idle timeout
+        # is raised to an hour and that one warning silenced
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="A worker stopped while some jobs",
+                                    category=UserWarning)  # fmt: skip
+            with parallel_config(backend="loky", inner_max_num_threads=config.threads,
+                                 idle_worker_timeout=LOKY_IDLE_TIMEOUT):  # fmt: skip
+                yield from Parallel(n_jobs=config.jobs, return_as="generator_unordered")(tasks)
         return
     with parallel_config(backend="dask"):  # the client run_study opened
         yield from Parallel(n_jobs=config.jobs, return_as="generator_unordered")(tasks)

@@ -276,21 +276,21 @@ def tv(
     * ``se``: the sd of the value given the chosen partitions (``_conditional_se``); the choice
       on one half does not depend on the half it is scored on, so this is the adaptive
       candidates' whole sampling sd, while the choice among candidates is left out.
-    * ``flag``: ``"unresolved"`` when ``bias_bound`` > ¼·value (M too small for this value,
-      which includes a value ≤ 0); else ``"rising"`` when value(M) − value(M/4) exceeds
-      max(5 % of the value, 2 sd of the difference) (the binning loss is still shrinking, so the
-      value is probably low); else ``"ok"``: estimation bias at most ¼ of the value and no sign
-      of a binning loss above 5 %.
+    * ``flag``: ``"unresolved"`` when ``bias_bound`` > ¼·value or ``se`` > ¼·value (M too small
+      for this value; a value ≤ 0 included); else ``"rising"`` when value(M) − value(M/4) −
+      se(M/4) exceeds 2 sd of the difference and the binning loss it implies at M (that rise
+      over 4^γ − 1, γ = 2/(2 + D)) exceeds 5 % of the value (probably low); else ``"ok"``.
     * ``ci_low``: a 1 − α lower confidence bound on TV (the witness set of one half's partition
       scored on the other by Clopper–Pearson, the better fold at α/2 each); ``ci_high``: a
       1 − α upper bound on the TV of the two partitions (not on TV: none exists from samples).
-    * ``floor``: the same estimator on M fresh samples of q (needs ``rng``), else NaN.
+    * ``floor``: the same estimator on M fresh samples of q, else NaN. ``rng`` (a Generator or
+      a seed; None means seed 0) drives the resamples and those samples.
     * ``details``: ``bias_bound``, ``plugin``, ``b0`` (the exact null mean of the plug-in on the
-      partitions), ``cells`` and ``fold_values`` per fold, ``finest_side``, ``value_quarter``,
-      ``drift``, ``drift_sd``, ``outside_mass``, ``box``, ``L``.
+      partitions), ``partition`` (the chosen candidate), ``cells`` and ``fold_values`` per
+      fold, ``finest_side``, ``value_quarter``, ``drift``, ``drift_sd``,
+      ``binning_loss_estimate``, ``outside_mass``, ``box``, ``L``.
 
-    Raises ValueError
-    for samples of the wrong shape, NaN/inf, or too few to split the box once.
+    Raises ValueError for samples of the wrong shape, NaN/inf, or too few to split the box once.
     """
     if not isinstance(target, Target):
         raise ValueError(f"target={target!r} is not allowed: expected a minimax Target")

@@ -39,3 +39,20 @@ def _fingerprint() -> str:
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:12]
+
+
+#: the Python API, imported on first use (``import minimax`` stays light)
+_API = {
+    "RateStudy": "minimax.study.api",
+    "StudyResult": "minimax.study.api",
+    "register_estimator": "minimax.study.plugins",
+    "register_target": "minimax.study.plugins",
+}
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'minimax' has no attribute {name!r}")

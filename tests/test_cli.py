@@ -40,6 +40,30 @@ BAD = [
     (["rate", "--backend", "ray"], "argument --backend: invalid choice"),
     (["rate", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice"),
+    # every option is checked before the first cell: names, keys, value types, applicability
+    (["rate", "--sampler", "euler2"], "sampler='euler2' is not allowed: expected one of"),
+    (["rate", "--set", "ddpm.lrr=1e-3"], "set ddpm.lrr=0.001 is not allowed (did you mean lr?)"),
+    (["rate", "--set", "kde.bogus=1"], "set kde.bogus=1 is not allowed: kde takes bandwidth"),
+    (["rate", "--set", "kde.order=two"], "set kde.order='two' is not allowed: expected an integer"),
+    (
+        ["rate", "--set", "ddpm.ema_decay=x"],
+        "set ddpm.ema_decay='x' is not allowed: expected a number",
+    ),
+    (["rate", "--set", "gaussian.c=1"], "set gaussian.c=1 is not allowed: gaussian takes no"),
+    (["rate", "--set", "kde.order=3"], "set kde.order=3 is not allowed: expected one of 2, 4, 6"),
+    (["rate", "--set", "ddpm.sampler=euler2"], "set ddpm.sampler='euler2' is not allowed"),
+    (
+        ["rate", "--metrics", "score", "--estimators", "kde"],
+        "metric='score' is not allowed with estimators kde: it applies only to ddpm",
+    ),
+    (
+        ["rate", "--metrics", "tv,oracle_tv", "--estimators", "kde,uniform"],
+        "metric='oracle_tv' is not allowed with estimators kde,uniform",
+    ),
+    # no prefix matching: an abbreviation is an unknown option
+    (["rate", "--estimator", "kde"], "unrecognized arguments: --estimator kde"),
+    (["rate", "--d", "2"], "unrecognized arguments: --d 2"),
+    (["report", "x", "--no-fig"], "unrecognized arguments: --no-fig"),
     (["sweep", "missing.toml"], "study file='missing.toml' is not allowed"),
     (["report", "nowhere"], "results folder='nowhere' is not allowed"),
 ]

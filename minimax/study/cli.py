@@ -23,6 +23,10 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):  # --estimator is not --estimators, --d not --device
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # argparse would print the usage too; one line is the contract
         raise UsageError(message)
 
@@ -68,6 +72,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--out", default=None, help="results folder (default: results/<study name>)")
     g.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the final report")
+    g.add_argument(
+        "--keep-failed",
+        action="store_true",
+        help="reuse stored cells that failed (by default a rerun computes them again)",
+    )
     g.add_argument("-v", "--verbose", action="store_true", help="log every finished cell")
 
 
@@ -276,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _rate_specs(args):
+    from minimax.study.api import default_name
     from minimax.study.spec import parse_options, spec_from_values
 
     values = {
@@ -303,113 +313,39 @@ def _rate_specs(args):
     }
     if args.n is not None and any(v is not None for v in (args.n_min, args.n_max, args.n_steps)):
         raise ValueError("n is not allowed together with --n-min/--n-max/--n-steps: choose one")
-    name = args.name or f"rate-{args.target}-D{args.D}-s{args.s:g}-p{args.p:g}-{args.boundary}"
+    name = args.name or default_name(args.target, args.D, args.s, args.p, args.boundary)
     return [spec_from_values(values, name=name)]
-
-
-def _check_out(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out={str(out)!r} is not allowed: it is a file; expected a folder")
-    parent = next((p for p in [out, *out.parents] if p.exists()), None)
-    if parent is not None and not os.access(parent, os.W_OK):
-        raise ValueError(f"out={str(out)!r} is not allowed: {str(parent)!r} is not writable")
-    return out
-
-
-def _plan_text(specs, config, out: Path, pending: int, total: int, traded: list[str]) -> str:
-    s = specs[0]
-    lines = [
-        f"study {s.name}: {len(specs)} arm(s), {total} cells ({pending} to compute, "
-        f"{total - pending} already in {out / 'cells'}), {config.jobs} {config.backend} worker(s)"
-        + (f", torch cells on {config.gpus} GPU worker(s)" if config.gpus else "")
-    ]
-    for spec in specs[:6]:
-        n = spec.n
-        decades = __import__("math").log10(max(n) / min(n))
-        lines.append(
-            f"  {spec.arm_label()}: n = {', '.join(map(str, n))} ({decades:.1f} decades), "
-            f"{spec.replicates} replicates, M = {spec.samples_label()}, "
-            f"estimators {', '.join(spec.estimators)}; preset {spec.preset}"
-        )
-    if len(specs) > 6:
-        lines.append(f"  ... and {len(specs) - 6} more arms")
-    lines += ["  " + t for t in traded]
-    return "\n".join(lines)
 
 
 def _prepare(specs, args):
     """Validate how to run and where to write; nothing is created here."""
-    from minimax.study.runner import RunConfig, check_devices, resolve_gpus
+    from minimax.study.api import check_out, prepare
 
-    check_devices(specs)
-    gpus = resolve_gpus(args.gpus, specs) if args.backend == "loky" or args.gpus != "auto" else 0
-    config = RunConfig(
-        jobs=args.jobs,
-        backend=args.backend,
-        scheduler=args.scheduler,
-        threads=args.threads,
-        quiet=args.quiet,
-        gpus=gpus,
-    )
-    out = _check_out(Path(args.out) if args.out else Path("results") / specs[0].name)
-    from minimax.study.worker import build_target
-
-    for spec in specs:  # the target's own checks (e.g. s > D(1/p - 1/2)_+) fail here, not in a cell
-        build_target(spec.target, max(spec.n))
-    from minimax.study.budget import tradeoffs
-
-    traded = tradeoffs(specs)  # sizes the DDPM with the user's overrides: bad ones fail here
+    config, traded = prepare(specs, jobs=args.jobs, backend=args.backend,
+                             scheduler=args.scheduler, threads=args.threads, quiet=args.quiet,
+                             gpus=args.gpus, keep_failed=args.keep_failed)  # fmt: skip
+    out = check_out(Path(args.out) if args.out else Path("results") / specs[0].name)
     return config, out, traded
 
 
 def _run(specs, config, out: Path, traded: list[str], args) -> int:
-    from minimax.study.report import build_report
-    from minimax.study.runner import pending_units, run_study
+    from minimax.study.api import plan_text, run_specs
+    from minimax.study.runner import pending_units
 
-    _, pending = pending_units(specs, out)
+    _, pending = pending_units(specs, out, config.keep_failed)
     total = sum(len(s.cells()) for s in specs)
-    print(_plan_text(specs, config, out, pending, total, traded), flush=True)
-    summary = run_study(specs, out, config)
-    margins = {s.arm_label(): s.margin for s in specs}
-    rep = build_report(summary.table, out, figures=not args.no_figures, margin=margins)
+    print(plan_text(specs, config, out, pending, total, traded), flush=True)
+    result = run_specs(specs, out, config, report_out=out, figures=not args.no_figures)
     print()
-    print(rep.text, end="")
+    print(result.summary(), end="")
     print(
-        f"\n{summary.computed_cells} cells computed, {summary.cached_cells} reused, "
-        f"{summary.failed_cells} failed; {summary.seconds:.0f} s"
+        f"\n{result.computed_cells} cells computed, {result.cached_cells} reused, "
+        f"{result.failed_cells} failed; {result.seconds:.0f} s"
     )
     print("wrote:")
-    for p in [*summary.paths.values(), out / "study.json", *rep.files]:
+    for p in result.files:
         print(f"  {p}")
     return 0
-
-
-def _list() -> int:
-    from minimax.study.registry import ESTIMATORS, METRICS, target_kinds
-
-    print("targets:    " + ", ".join(target_kinds()))
-    print("estimators:")
-    for e in ESTIMATORS.values():
-        print(f"  {e.name:<18}{e.role:<18}{e.description}")
-    print("metrics:")
-    for m in METRICS.values():
-        print(f"  {m.name:<18}{m.description}")
-    print("samplers:   " + ", ".join(_samplers()))
-    print("presets:")
-    for p in PRESETS.values():
-        print(
-            f"  {p.name:<8}n {p.n_min}..{p.n_max} ({p.n_steps} sizes), {p.replicates} replicates, "
-            f"M = {p.samples}: {p.description}"
-        )
-    return 0
-
-
-def _samplers() -> tuple[str, ...]:
-    try:
-        from minimax.diffusion import SAMPLERS
-    except (ImportError, AttributeError):
-        return ("default",)
-    return ("default", *tuple(SAMPLERS))
 
 
 def main(argv=None) -> int:
@@ -418,13 +354,17 @@ def main(argv=None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command == "list":
-            return _list()
+            from minimax.study.commands import list_entries
+
+            return list_entries()
         if args.command in ("report", "paper", "plan"):
             from minimax.study import store
 
             table = store.read_table(args.dir)  # the one user error report can meet
             if args.command == "paper" or (args.command == "report" and args.out):
-                _check_out(Path(args.out))
+                from minimax.study.api import check_out
+
+                check_out(Path(args.out))
         else:
             if args.command == "rate":
                 specs = _rate_specs(args)
@@ -437,31 +377,10 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     # -- input is valid; from here on a fault is a bug and keeps its traceback --
-    if args.command in ("report", "plan"):
-        from minimax.study.report import build_report, study_margins
+    if args.command in ("report", "plan", "paper"):
+        from minimax.study.commands import run_command
 
-        margins = study_margins(args.dir)
-        if args.command == "plan":
-            from minimax.study.planning import plan_lines
-
-            rep = build_report(table, None, figures=False, margin=margins)
-            print("\n".join(plan_lines(rep.fits, args.width)))
-            return 0
-        out = Path(args.out) if args.out else Path(args.dir)
-        rep = build_report(table, out, figures=not args.no_figures, margin=margins)
-        print(rep.text, end="")
-        print("wrote:\n" + "\n".join(f"  {p}" for p in rep.files))
-        return 0
-    if args.command == "paper":
-        from minimax.study.paper import build_paper
-
-        paper = build_paper(args.dir, args.out, figures=not args.no_figures)
-        print(
-            f"{len(paper.fits)} fits; {len(paper.macros)} macros; budget components absent: "
-            + (", ".join(paper.absent_budget) or "none")
-        )
-        print("wrote:\n" + "\n".join(f"  {p}" for p in paper.files))
-        return 0
+        return run_command(args, table)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(message)s",

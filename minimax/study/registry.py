@@ -25,6 +25,13 @@ class EstimatorEntry:
     uses_torch: bool = False
     #: True when the fitted estimator has a learned score (``score_source()``): the score metric
     has_score: bool = False
+    #: () -> the options ``--set EST.KEY=VALUE`` may give it, {key: default}; None: those of
+    #: the class in ``options.BUILTIN_CLASSES``, or any key for an entry not listed there
+    params: Callable | None = None
+    #: a user's entry (``register_estimator`` or an instance given to ``RateStudy``): it travels
+    #: with the spec to the workers, and its ``identity`` enters its cells' cache identity
+    plugin: bool = False
+    identity: dict | None = None
 
 
 def _kde_kwargs(target, spec) -> dict:

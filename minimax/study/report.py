@@ -105,31 +105,51 @@ def fits_table(fits: list[RateFit]) -> str:
     return "\n".join(lines)
 
 
+#: the figures' style (one paper column)
+FIGURE_STYLE = {
+    "font.size": 7,
+    "axes.titlesize": 7,
+    "legend.fontsize": 5.5,
+    "axes.linewidth": 0.6,
+    "lines.linewidth": 1.0,
+}
+
+
 def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, stem: Path):
     """Error vs n (log-log) per estimator: replicates, mean ± se, fit with CI band, theory, floor.
 
     Written as ``stem.png`` (300 dpi) and ``stem.pdf``, 3.4 in wide (one paper column); no
     figure when no cell has a positive value (e.g. every training run diverged).
     """
-    ok = df[(df["status"] == "ok") & (df["value"] > 0)]
-    if ok.empty:
-        return []
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    with matplotlib.rc_context(FIGURE_STYLE):
+        fig = rate_figure(fits, df, metric, title)
+        if fig is None:
+            return []
+        # the stem holds dots (s=1.5): append the suffix rather than replace "a suffix"
+        files = [stem.parent / f"{stem.name}.{ext}" for ext in ("png", "pdf")]
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            tmp = path.with_name(f".tmp-{path.name}")
+            fig.savefig(tmp, dpi=300, format=path.suffix[1:])
+            tmp.replace(path)
+    return files
 
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    with plt.rc_context(
-        {
-            "font.size": 7,
-            "axes.titlesize": 7,
-            "legend.fontsize": 5.5,
-            "axes.linewidth": 0.6,
-            "lines.linewidth": 1.0,
-        }
-    ):
-        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.55), layout="constrained")
+
+def rate_figure(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str):
+    """The figure of :func:`plot_rates` as a ``matplotlib.figure.Figure`` (no pyplot, no file);
+    None when no cell has a positive value."""
+    ok = df[(df["status"] == "ok") & (df["value"] > 0)]
+    if ok.empty:
+        return None
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    with matplotlib.rc_context(FIGURE_STYLE):
+        fig = Figure(figsize=(COLUMN_WIDTH_IN, 2.55), layout="constrained")
+        ax = fig.subplots()
         for i, fit in enumerate(fits):
             c = colors[i % len(colors)]
             rows = df[(df["estimator"] == fit.estimator) & (df["status"] == "ok")]
@@ -182,15 +202,7 @@ def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, s
         sub = f" · dotted: theory {theory:.3f}" if math.isfinite(theory) else ""
         ax.set_title(f"{title}\nfit ± 95% band{sub} · dashed: floor", fontsize=6)
         ax.legend(loc="best", frameon=False)
-        # the stem holds dots (s=1.5): append the suffix rather than replace "a suffix"
-        files = [stem.parent / f"{stem.name}.{ext}" for ext in ("png", "pdf")]
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        for path in files:
-            tmp = path.with_name(f".tmp-{path.name}")
-            fig.savefig(tmp, dpi=300, format=path.suffix[1:])
-            tmp.replace(path)
-        plt.close(fig)
-    return files
+    return fig
 
 
 def mean_table(df: pd.DataFrame, metric: str) -> str:

@@ -45,6 +45,8 @@ class RunConfig:
     #: GPU worker slots: torch units run one per GPU, pinned to cuda:0..gpus-1, the other
     #: jobs - gpus workers (at least one) run the CPU-only units; 0: any worker runs any unit
     gpus: int = 0
+    #: reuse stored cells that failed (default: compute them again, e.g. after an out-of-memory)
+    keep_failed: bool = False
 
     def __post_init__(self):
         check_int("jobs", self.jobs, low=1, high=4096)
@@ -145,9 +147,15 @@ class RunSummary:
     paths: dict
 
 
-def pending_units(specs: list[StudySpec], out: Path) -> tuple[list[WorkUnit], int]:
-    """The units still to compute and the number of cells they hold."""
+def pending_units(
+    specs: list[StudySpec], out: Path, keep_failed: bool = False
+) -> tuple[list[WorkUnit], int]:
+    """The units still to compute and the number of cells they hold: the missing cells, and
+    the stored ones that failed unless ``keep_failed``."""
     done = store.finished_cells(out)
+    if not keep_failed:
+        wanted = {c.cell_id for spec in specs for c in spec.cells()} & done
+        done -= store.failed_cells(out, wanted)
     todo: list[WorkUnit] = []
     planned: set[str] = set()  # arms of a sweep may share cells (e.g. controls of an ablation)
     for spec in specs:
@@ -210,7 +218,7 @@ def _identities(devices):
 
 def _run_study(specs: list[StudySpec], out: Path, config: RunConfig, t0: float) -> RunSummary:
     all_cells = [c for spec in specs for c in spec.cells()]
-    units, n_pending = pending_units(specs, out)
+    units, n_pending = pending_units(specs, out, config.keep_failed)
     out.mkdir(parents=True, exist_ok=True)
     store.write_json(out / "study.json", {"studies": [s.to_dict() for s in specs]})
     computed = failed = 0

@@ -18,7 +18,7 @@ import hashlib
 import json
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,8 @@ import numpy as np
 from minimax import code_version
 from minimax.metrics.sample_size import AUTO_M_CONSTANT, AUTO_M_RANGE, samples_for  # noqa: F401
 from minimax.runtime import device_identity
+from minimax.study import options as _options
+from minimax.study import plugins as _plugins
 from minimax.study.registry import ESTIMATORS, METRICS, target_kinds
 from minimax.validation import check_choice, check_int, check_real
 
@@ -146,9 +148,14 @@ class StudySpec:
     #: equivalence margin δ of the verdicts (|a − s/(2s+D)| < δ), fixed before the run; it
     #: changes no cell's numbers, so it is not part of a cell's identity (docs/verdicts.md)
     margin: float = 0.05
+    #: the user's estimators and targets it uses (``minimax.study.plugins``), which travel
+    #: with it to the workers; filled from the registry, empty for built-in entries alone
+    plugins: tuple = field(default=(), compare=False, repr=False)
 
     def __post_init__(self):
         validate_spec(self)
+        if not self.plugins:
+            object.__setattr__(self, "plugins", _plugins.spec_plugins(self))
 
     def samples_at(self, n: int) -> int:
         """M at training size n: the fixed ``samples``, or :func:`samples_for` when "auto"."""
@@ -169,6 +176,14 @@ class StudySpec:
         """The minimax TV exponent s/(2s+D) (Oko et al. 2023, Thm 5.1 and Prop 5.2)."""
         return self.target.s / (2 * self.target.s + self.target.D)
 
+    def entry(self, estimator: str):
+        """The registry entry of ``estimator``: the spec's own for a user's estimator (another
+        registered since under the same name does not change this spec's cells)."""
+        for kind, obj in self.plugins:
+            if kind == "estimator" and obj.name == estimator:
+                return obj
+        return ESTIMATORS[estimator]
+
     def estimator_options(self, estimator: str) -> dict:
         return dict(json.loads(self.options).get(estimator, {}))
 
@@ -187,9 +202,10 @@ class StudySpec:
         return [c for u in self.units() for c in u.cells()]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "plugins"}
+        d["target"] = asdict(self.target)
         d["options"] = json.loads(self.options)
-        return d
+        return json.loads(json.dumps(d))  # tuples as lists, as asdict + json wrote them
 
 
 @dataclass(frozen=True)
@@ -256,9 +272,15 @@ class Cell:
             "metrics": list(s.metrics),
             "samples": s.samples_at(self.n),
         }
-        if ESTIMATORS[self.estimator].uses_torch:
+        entry = s.entry(self.estimator)
+        if entry.uses_torch:
             # the resolved device (type, GPU model, torch version), not the text "auto"
             content.update(sampler=s.sampler, sizing=s.sizing, device=device_identity(s.device))
+        if entry.plugin:  # a user's estimator: its class (and an instance's parameters)
+            content["plugin"] = entry.identity
+        target_plugin = next((p for k, p in s.plugins if k == "target"), None)
+        if target_plugin is not None:
+            content["target_plugin"] = target_plugin.identity
         return content
 
     @property
@@ -321,6 +343,15 @@ def validate_spec(spec: StudySpec) -> None:
         check_choice("metric", m, tuple(METRICS))
     if "score" in spec.metrics and t.D > 2:
         raise ValueError(f"metric='score' is not allowed with D={t.D}: its oracle needs D <= 2")
+    for m in spec.metrics:
+        if not any(_options.metric_applies(m, e) for e in spec.estimators):
+            scored = [k for k in ESTIMATORS if _options.metric_applies(m, k)]
+            raise ValueError(
+                f"metric={m!r} is not allowed with estimators {','.join(spec.estimators)}: it "
+                f"applies only to {', '.join(scored)}"
+            )
+    if spec.sampler != "default":
+        check_choice("sampler", spec.sampler, _options.sampler_names())
     if spec.samples != "auto":
         try:
             check_int("M", spec.samples, low=100, high=100_000_000)
@@ -336,6 +367,7 @@ def validate_spec(spec: StudySpec) -> None:
     opts = json.loads(spec.options)
     for est in opts:
         check_choice("option estimator", est, tuple(ESTIMATORS))
+    _options.check_options(opts)
 
 
 def check_n_grid(n) -> tuple[int, ...]:

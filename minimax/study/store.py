@@ -102,6 +102,19 @@ def finished_cells(out: Path) -> set[str]:
     return {p.stem for p in d.glob("*.parquet") if not p.name.startswith(".")}
 
 
+def failed_cells(out: Path, cell_ids) -> set[str]:
+    """Those of ``cell_ids`` stored under OUT whose rows did not finish ok (failed, diverged):
+    a rerun computes them again unless told to keep them (``--keep-failed``)."""
+    import pyarrow.parquet as pq
+
+    bad = set()
+    for cid in cell_ids:
+        status = pq.read_table(cell_path(out, cid), columns=["status"]).column("status")
+        if any(v != "ok" for v in status.to_pylist()):
+            bad.add(cid)
+    return bad
+
+
 def write_cell(out: Path, cell_id: str, rows: list[dict]) -> None:
     d = cells_dir(out)
     d.mkdir(parents=True, exist_ok=True)

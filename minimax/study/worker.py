@@ -60,6 +60,9 @@ def build_target(target: TargetSpec, n_max: int):
 def run_unit(unit: WorkUnit, threads: int = 1, pin: str | None = None) -> list[CellResult]:
     """Compute every cell of ``unit``; ensembles train all its replicates together. ``pin``
     ("cuda:k"): the GPU this worker owns; "auto" and "cuda" then mean that device."""
+    from minimax.study.plugins import install_plugins
+
+    install_plugins(unit.spec.plugins)  # a user's estimator or target, sent with the spec
     entry = ESTIMATORS[unit.estimator]
     if entry.uses_torch:
         import torch

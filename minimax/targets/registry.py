@@ -18,6 +18,11 @@ TARGET_KINDS = {
 }
 
 
+#: targets registered by users (``minimax.study.plugins.register_target``): kind -> a factory
+#: called with the keywords of make_target it accepts, returning a Target
+PLUGINS: dict = {}
+
+
 def default_gmm(D: int) -> GaussianMixture:
     """The study's default mixture: C^∞, mostly inside [-1, 1]^D, exact score at every t."""
     ones = np.ones(D)
@@ -37,6 +42,9 @@ def make_target(
     if not isinstance(kind, str) or kind not in TARGET_KINDS:
         check_choice("kind", kind, tuple(TARGET_KINDS))
     D = check_int("D", D, low=1)
+    if kind in PLUGINS:
+        values = dict(D=D, s=s, p=p, boundary=boundary, seed=seed, n_max=n_max, **kw)
+        return PLUGINS[kind](**values)
     if kind == "besov":
         if s is None:
             raise ValueError("s=None is not allowed: the 'besov' target needs a smoothness s > 0")

@@ -19,9 +19,8 @@ import numpy as np
 from scipy.stats import norm
 
 from minimax.metrics import tv
-from minimax.metrics.calibration_cases import sine_field, strip
+from minimax.metrics.calibration_cases import UnitCube, sine_field, strip
 from minimax.metrics.tv_grid import tv as tv_grid
-from minimax.study.tv_simulation import UnitCube
 from minimax.targets import GaussianMixture
 
 

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 from tv_calibration import markdown  # studies/ is on sys.path when run as a script
 
-from minimax.metrics.calibration_cases import sine_field, strip
-from minimax.study.tv_simulation import UnitCube
+from minimax.metrics.calibration_cases import UnitCube, sine_field, strip
 
 TV = importlib.import_module("minimax.metrics.tv")
 

@@ -7,6 +7,7 @@ from scipy import stats
 from scipy.special import ndtr
 from scipy.stats import norm
 
+from minimax.metrics.calibration_cases import UnitCube
 from minimax.targets.base import Target
 
 
@@ -48,25 +49,5 @@ class NormalProduct(Target):
         return {"target": "normal"}
 
 
-class UniformBox(Target):
-    """Uniform on [0, 1]^D."""
-
-    def __init__(self, dim):
-        self.dim = dim
-        self.support = np.tile([0.0, 1.0], (dim, 1))
-
-    def pdf(self, x):
-        x = self._points(x)
-        return np.all((x >= 0) & (x <= 1), axis=1).astype(float)
-
-    def sample(self, n, rng):
-        return rng.random((n, self.dim))
-
-    def cell_masses(self, edges):
-        out = np.ones(())
-        for e in edges:
-            out = np.multiply.outer(out, np.diff(np.clip(np.asarray(e), 0.0, 1.0)))
-        return out
-
-    def describe(self):
-        return {"target": "uniform"}
+# the uniform density on [0, 1]^D of the calibration cases
+UniformBox = UnitCube

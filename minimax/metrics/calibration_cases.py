@@ -1,5 +1,5 @@
-"""Models with exactly known TV to the uniform density on [0, 1]^D, shaped like a trained
-model's error, for calibrating the sampled TV (docs/tv.md §5).
+"""The uniform density on [0, 1]^D (``UnitCube``) and models with exactly known TV to it,
+shaped like a trained model's error, for calibrating the sampled TV (docs/tv.md §5).
 
 * ``sine_field``: density 1 + a·ε_k·Π_i sin(2π(x_i − o_i)/h) on the whole cells of side h of a
   randomly offset grid (random signs ε_k); each cell's perturbation integrates to 0, so the
@@ -14,6 +14,31 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from minimax.targets.base import Target
+
+
+class UnitCube(Target):
+    """The uniform density on [0, 1]^D, the q of the calibration cases."""
+
+    def __init__(self, D: int):
+        self.dim, self.support = D, np.tile([0.0, 1.0], (D, 1))
+
+    def pdf(self, x):
+        x = self._points(x)
+        return np.all((x >= 0) & (x <= 1), axis=1).astype(float)
+
+    def sample(self, n, rng):
+        return rng.random((n, self.dim))
+
+    def cell_masses(self, edges):
+        out = np.ones(())
+        for e in edges:
+            out = np.multiply.outer(out, np.diff(np.clip(np.asarray(e), 0.0, 1.0)))
+        return out
+
+    def describe(self):
+        return {"target": "unit cube"}
 
 
 def _whole_cells(D: int, h: float, off: np.ndarray) -> tuple[list[int], float]:

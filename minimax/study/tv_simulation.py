@@ -15,36 +15,13 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from minimax.metrics.calibration_cases import sine_field
+from minimax.metrics.calibration_cases import UnitCube, sine_field
 from minimax.metrics.tv import tv_resolved
 from minimax.study.rates import fit_rate
-from minimax.targets.base import Target
 
 SIZES = (250, 500, 1000, 2000, 4000, 8000)
 EXPONENT = 1 / 3
-
-
-class UnitCube(Target):
-    """The uniform density on [0, 1]^D, the q of the calibration cases."""
-
-    def __init__(self, D: int):
-        self.dim, self.support = D, np.tile([0.0, 1.0], (D, 1))
-
-    def pdf(self, x):
-        x = self._points(x)
-        return np.all((x >= 0) & (x <= 1), axis=1).astype(float)
-
-    def sample(self, n, rng):
-        return rng.random((n, self.dim))
-
-    def cell_masses(self, edges):
-        out = np.ones(())
-        for e in edges:
-            out = np.multiply.outer(out, np.diff(np.clip(np.asarray(e), 0.0, 1.0)))
-        return out
-
-    def describe(self):
-        return {"target": "unit cube"}
+__all__ = ["EXPONENT", "SIZES", "UnitCube", "simulated_study"]
 
 
 def simulated_study(c: float, study: int, m_rule: Callable[[int], tuple[int, int]],

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from minimax.study.plugins import unregister
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 pytestmark = pytest.mark.slow
@@ -23,7 +25,10 @@ def python_section_code() -> str:
 def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "readme_example"}
-    exec(compile(python_section_code(), str(README), "exec"), namespace)
+    try:
+        exec(compile(python_section_code(), str(README), "exec"), namespace)
+    finally:
+        unregister()  # the example's instance is registered process-wide, as "hist"
     printed = capsys.readouterr().out
     result = namespace["result"]
     # what the comments promise: the printed summary, the table, the fits, a figure, no files

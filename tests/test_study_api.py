@@ -11,8 +11,10 @@ from minimax import RateStudy
 from minimax.estimator import Estimator
 from minimax.study import store
 from minimax.study.cli import main
-from minimax.study.plugins import register_estimator, register_target
+from minimax.study.plugins import register_estimator, register_target, unregister
+from minimax.study.registry import ESTIMATORS
 from minimax.study.spec import spec_from_values, stable_hash
+from minimax.targets import TARGET_KINDS
 from minimax.targets.base import Target
 
 pytestmark = pytest.mark.slow
@@ -83,15 +85,26 @@ class Histogram(Estimator):
         return {"c": self.c}
 
 
-@register_estimator("test-hist", role="control")
 class RegisteredHistogram(Histogram):
     """The same histogram, registered by the decorator."""
 
 
-@register_target("test-parabola")
 class RegisteredParabola(Parabola):
     def __init__(self, D=1):
         assert D == 1
+
+
+@pytest.fixture(autouse=True)
+def registered():
+    """The decorators, applied here rather than at import, and undone after each test: the
+    registry is process-wide, and other test files see the built-in entries alone."""
+    assert (
+        register_estimator("test-hist", role="control")(RegisteredHistogram) is RegisteredHistogram
+    )
+    assert register_target("test-parabola")(RegisteredParabola) is RegisteredParabola
+    yield
+    unregister()
+    assert "test-hist" not in ESTIMATORS and "parabola" not in TARGET_KINDS
 
 
 def test_cli_and_api_give_identical_tables_and_summaries(tmp_path, capsys):

@@ -261,12 +261,6 @@ class RateStudy:
             spec = replace(spec, name=default_name(t.kind, t.D, t.s, t.p, t.boundary))
         self.spec = spec
 
-    @classmethod
-    def from_spec(cls, spec) -> RateStudy:
-        study = cls.__new__(cls)
-        study.spec = spec
-        return study
-
     @staticmethod
     def _estimators(estimators):
         if estimators is None or isinstance(estimators, str):

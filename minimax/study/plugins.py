@@ -261,6 +261,21 @@ def target_plugin(kind: str) -> TargetPlugin | None:
     return _TARGETS.get(kind)
 
 
+def unregister(*names: str) -> None:
+    """Remove the user's estimators and targets of these names (every one when none is given);
+    built-in entries stay. Specs built before keep the entries they carry."""
+    from minimax.study.worker import build_target
+    from minimax.targets import registry as targets
+
+    for name in [k for k, e in ESTIMATORS.items() if e.plugin and (not names or k in names)]:
+        del ESTIMATORS[name]
+    for kind in [k for k in targets.PLUGINS if not names or k in names]:
+        del targets.PLUGINS[kind]
+        targets.TARGET_KINDS.pop(kind, None)
+        _TARGETS.pop(kind, None)
+    build_target.cache_clear()
+
+
 # -- specs and workers ---------------------------------------------------------------------
 def spec_plugins(spec) -> tuple:
     """The user's entries a spec uses, to travel with it: (("estimator", entry), ("target",

@@ -29,7 +29,7 @@ def _fingerprint() -> str:
     root = Path(__file__).parent
     files = [
         p
-        for d in ("targets", "diffusion", "baselines", "metrics")
+        for d in ("targets", "diffusion", "baselines", "metrics", "generative")
         for p in sorted((root / d).glob("*.py"))
     ]
     files += [root / n for n in ("estimator.py", "validation.py", "runtime.py")]

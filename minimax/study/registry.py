@@ -133,6 +133,22 @@ def _oracle(target, spec, n, options):
     return OracleScoreDiffusion(target, **kw)
 
 
+def _generative(target, spec, options) -> dict:
+    return {"s": spec.target.s, "box": target.support, "device": spec.device, **options}
+
+
+def _gan(target, spec, n, options):
+    from minimax.generative import GANEstimator
+
+    return GANEstimator(**_generative(target, spec, options))
+
+
+def _vae(target, spec, n, options):
+    from minimax.generative import VAEEstimator
+
+    return VAEEstimator(**_generative(target, spec, options))
+
+
 ESTIMATORS: dict[str, EstimatorEntry] = {
     e.name: e
     for e in (
@@ -195,6 +211,24 @@ ESTIMATORS: dict[str, EstimatorEntry] = {
             "control",
             "the true score through the same sampler: the sampler's own error (D <= 2)",
             _oracle,
+            uses_torch=True,
+        ),
+        EstimatorEntry(
+            "gan",
+            "generative",
+            "JS GAN (MLPs, non-saturating loss, tanh into the box; batched ensemble): theory "
+            "TV <~ n^(-s/(2s+D)) (Puchkin, Samsonov, Belomestny, Moulines & Naumov 2021)",
+            _gan,
+            ensemble=True,
+            uses_torch=True,
+        ),
+        EstimatorEntry(
+            "vae",
+            "generative",
+            "VAE, Gaussian decoder with learned variance, sampled with its noise (batched "
+            "ensemble): theory TV <= sqrt(2) H <~ n^(-s/(2s+D)) up to logs (Kwon & Chae 2023)",
+            _vae,
+            ensemble=True,
             uses_torch=True,
         ),
     )

@@ -1,4 +1,4 @@
-"""The Estimator contract (design.md), in the style of scikit-learn.
+"""The Estimator contract (docs/design.md), in the style of scikit-learn.
 
 Parameters are stored by ``__init__`` unchanged and validated in ``fit``; fitted attributes end
 in ``_``; ``fit`` returns ``self``. Randomness comes only from the ``rng`` passed in.

@@ -1,4 +1,4 @@
-"""Devices and random streams: everything explicit, nothing global (design.md conventions)."""
+"""Devices and random streams: everything explicit, nothing global (docs/design.md conventions)."""
 
 from __future__ import annotations
 

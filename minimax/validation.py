@@ -1,7 +1,7 @@
 """Input checks shared by every public entry point.
 
 Each raises ``ValueError`` with one line naming the parameter, its value and what is allowed
-(the convention of design.md); the CLI prints that line and exits 2.
+(the convention of docs/design.md); the CLI prints that line and exits 2.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ EDGES = np.linspace(-3.0, 4.0, 29)
 
 
 def binned_tv(Y):
-    """½ Σ |c_k/M - p_k| over 28 cells plus half the mass outside them (theory.md §9)."""
+    """½ Σ |c_k/M - p_k| over 28 cells plus half the mass outside them (docs/theory.md §9)."""
     counts, _ = np.histogram(Y[:, 0], EDGES)
     p = Q.cell_masses([EDGES])
     return 0.5 * np.abs(counts / len(Y) - p).sum() + 0.5 * (1 - counts.sum() / len(Y))

@@ -67,7 +67,7 @@ MU, C = 0.5, 0.4  # data N(MU, C²): every sampler is then affine in x, its outp
 
 def _predicted_moments(sampler, process, grid=None, schedule=None, variance="beta"):
     """Mean and variance of the sampler's output, by pushing (mean, var) through the affine
-    steps written from the reverse SDE / ODE of theory.md §3-4 (independent of samplers.py)."""
+    steps written from the reverse SDE / ODE of docs/theory.md §3-4 (independent of samplers.py)."""
 
     def lin_score(t):  # s(x) = k x + l for the marginal N(m MU, m² C² + sigma²)
         m, s = process.marginal(float(t))

@@ -60,7 +60,7 @@ def test_empirical_score_ensemble_members_equal_single_sets():
 @pytest.mark.parametrize("dim", [1, 2])
 def test_empirical_score_sampling_is_the_gaussian_kde(sampler, steps, dim):
     """Down to t_min, x_{t_min}/m(t_min) ~ (1/n) Σ N(x_i, (sigma/m)² I): the Gaussian KDE of
-    bandwidth sigma(t_min)/m(t_min) (theory.md §5). Two-sample KS per axis against direct KDE
+    bandwidth sigma(t_min)/m(t_min) (docs/theory.md §5). Two-sample KS per axis against direct KDE
     draws, p > 1e-3 (the discretisation error at these steps is below the KS resolution
     ~1.36·sqrt(2/M) = 0.03)."""
     rng = np.random.default_rng(3)

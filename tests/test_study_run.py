@@ -18,7 +18,7 @@ from minimax.study.rates import fit_rate
 
 pytestmark = pytest.mark.slow
 
-#: design.md's columns of the tidy table
+#: docs/design.md's columns of the tidy table
 DESIGN_COLUMNS = [
     "study", "target", "D", "s", "p", "boundary", "n", "replicate", "estimator", "metric",
     "value", "se", "floor", "m", "seed", "status", "error", "seconds", "device", "version",

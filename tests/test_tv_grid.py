@@ -9,7 +9,7 @@ from minimax.metrics.tv_grid import tv
 
 
 def _shift_tv(shift):
-    return 2 * norm.cdf(shift / 2) - 1  # theory.md §5, unit-variance Gaussians
+    return 2 * norm.cdf(shift / 2) - 1  # docs/theory.md §5, unit-variance Gaussians
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@
 * ``silverman``: h_d = (4/(D+2))^{1/(D+4)} · min(σ_d, IQR_d/1.349) · n^{−1/(D+4)}, the normal
   reference rule (Silverman 1986, eq. 4.14; = 1.06 σ n^{−1/5} in D = 1) with the robust scale of
   his eq. 3.30.
-* ``theory``: h_d = c · n^{−1/(2s+D)}, the rate-optimal order for smoothness s (theory.md §6).
+* ``theory``: h_d = c · n^{−1/(2s+D)}, the rate-optimal order for smoothness s (docs/theory.md §6).
 
 Cross-validation (likelihood, leave-one-out) is in ``kde.py`` because it evaluates the estimate.
 """

@@ -8,7 +8,7 @@ with K from ``kernels.py`` (Gaussian-based, order 2, 4 or 6) and one of three bo
 
 * ``none``: the plain kernel. With a support, f̂ is cut to the box and renormalised (Z = the
   exact Gaussian mass in the box for order 2). A density with a jump at the edge then has L1
-  error ≍ h from the boundary layer, whatever s is (theory.md §6).
+  error ≍ h from the boundary layer, whatever s is (docs/theory.md §6).
 * ``reflect``: the data are mirrored about every face, infinitely often (the density of the
   folded variable fold(X_I + hε)); Z = 1 exactly for order 2. The bias at a face is
   −h f'(a)·2∫_0^∞ uK(u)du = O(h) in a layer of width O(h), so the L1 error is O(h²): reflection

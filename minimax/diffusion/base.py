@@ -5,7 +5,7 @@ Conventions shared by every module of ``minimax.diffusion``:
 * Time is continuous, t in [0, t_end]. The discrete DDPM with T steps is the VP process read at
   t = k/T (k = 1..T), so one truncation time ``t_min`` (T̲, the early-stop time) and one time grid
   serve training and every sampler.
-* Every forward process has Gaussian marginals x_t = m(t) x_0 + sigma(t) z (theory.md §2-4).
+* Every forward process has Gaussian marginals x_t = m(t) x_0 + sigma(t) z (docs/theory.md §2-4).
 * Tensors carry the ensemble dimension first: x has shape (E, N, D), E independent models.
 * Schedules and closed forms are float64; networks float32.
 """
@@ -61,7 +61,7 @@ class ScoreSource(ABC):
         """The score at (x, t); x and the result have shape (E, N, D)."""
 
     def eps(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        """The noise prediction linked to the score: eps = -sigma(t) · score (theory.md §3)."""
+        """The noise prediction linked to the score: eps = -sigma(t) · score (docs/theory.md §3)."""
         _, std = self.process.marginal(float(t))
         return -std * self.score(x, t)
 

@@ -1,10 +1,10 @@
-"""Estimators built on the diffusion engine (the scikit-learn-style contract of design.md).
+"""Estimators built on the diffusion engine (the scikit-learn-style contract of docs/design.md).
 
 * :class:`DiffusionEstimator`: a trained ε-network (training.py) sampled by ``samplers.generate``;
   ``fit_ensemble`` trains replicates as ONE batched ensemble and returns one fitted estimator
   per replicate.
 * :class:`EmpiricalScoreDiffusion`: the closed-form empirical score through the same sampler
-  code: a Gaussian-KDE control (theory.md §5).
+  code: a Gaussian-KDE control (docs/theory.md §5).
 * :class:`OracleScoreDiffusion`: the true score through the same sampler: the sampler's own
   error (discretisation, early stop, prior mismatch) with no learning.
 
@@ -58,7 +58,7 @@ def _reflect_into_box(u: np.ndarray, box) -> np.ndarray:
 
     The box's bounded axes are [-1, 1] in model coordinates (``standardization``). Folding
     x → 2b - x at each face is the reflection boundary correction of kernel estimators
-    (theory.md §6): the mass a Gaussian blur of width σ leaks past a face where the density
+    (docs/theory.md §6): the mass a Gaussian blur of width σ leaks past a face where the density
     jumps (O(σ) in TV) is put back as its mirror image, leaving O(σ²) for a density with zero
     slope at the face.
     """
@@ -160,7 +160,7 @@ class DiffusionEstimator(Estimator):
         constructor (e.g. {"T": 1000, "schedule": "cosine"} for ddpm, {"beta": 1.0} for ou).
       loss: "simple" (t uniform on the grid), "elbo", "continuous" (log-uniform t, λ ∝ t), or
         "auto" (default): "continuous" under sizing="theory" (Oko et al.'s prescription,
-        theory.md §2; on a D = 1, s = 1 Besov target at n = 16,000 it cut TV from 0.066 to
+        docs/theory.md §2; on a D = 1, s = 1 Besov target at n = 16,000 it cut TV from 0.066 to
         0.030), "simple" under "fixed" (the plain DDPM recipe).
       sizing: "theory" (needs ``s``) or "fixed" (sizing.py); width, depth, steps, batch_size,
         lr, t_min (T̲), t_end (T̄), sample_steps override the rule.
@@ -262,7 +262,7 @@ class DiffusionEstimator(Estimator):
 
     def _loss(self) -> str:
         """The loss in use: "auto" is Oko et al.'s continuous loss under the theory rule
-        (theory.md §2) or on a continuous process, the plain DDPM "simple" loss otherwise."""
+        (docs/theory.md §2) or on a continuous process, the plain DDPM "simple" loss otherwise."""
         if self.loss != "auto":
             return self.loss
         return "continuous" if self.sizing == "theory" or self.process != "ddpm" else "simple"
@@ -500,19 +500,19 @@ class _ControlBase(Estimator):
 
 
 class EmpiricalScoreDiffusion(_ControlBase):
-    """The Gaussian-KDE control run through the diffusion sampler (theory.md §5).
+    """The Gaussian-KDE control run through the diffusion sampler (docs/theory.md §5).
 
     The empirical score (the exact minimiser of the empirical denoising loss) sampled down to
     T̲ without the final denoising step, then divided by m(T̲), draws from the Gaussian KDE of the
     standardised data with bandwidth h = σ(T̲)/m(T̲) (up to the sampler's discretisation error).
     T̲ is chosen so that h = ``bandwidth_factor`` · n^{-1/(2s+D)} in standardised units, the
     rate-optimal bandwidth order: a second-order (Gaussian) KDE with h ≍ n^{-1/(2s+D)} has
-    E‖f̂ - f‖₁ ≍ n^{-s/(2s+D)} for s ≤ 2 (Devroye & Györfi 1985; theory.md §6), so this control's
+    E‖f̂ - f‖₁ ≍ n^{-s/(2s+D)} for s ≤ 2 (Devroye & Györfi 1985; docs/theory.md §6), so this control's
     TV has the KDE's rate, and any gap to the network's is learning, not sampling. With ``s``
     None the rule uses s = 2 (the largest s a nonnegative kernel exploits). ``t_min`` overrides
     the rule; on a DDPM grid T̲ is rounded up to a grid time. With a bounded ``box`` and
     ``boundary="reflect"`` (default) samples are folded into the box: the reflection-corrected
-    KDE, whose rate is not spoilt by a jump at the box's faces (theory.md §6).
+    KDE, whose rate is not spoilt by a jump at the box's faces (docs/theory.md §6).
     """
 
     name = "empirical_score"

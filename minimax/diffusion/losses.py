@@ -6,13 +6,13 @@ process's Gaussian conditional, and scores the network's ε prediction with a we
     L_e = mean over the batch of  w(t) · ‖ε - ε_θ(x_t, t)‖² / D,     one value per member e.
 
 Since ‖ε - ε_θ‖²/σ(t)² = ‖s_θ - ∇ log q(x_t | x_0)‖² with s_θ = -ε_θ/σ(t), each loss is a
-weighted denoising score-matching loss (theory.md §3). Weights are normalised to mean 1 under
+weighted denoising score-matching loss (docs/theory.md §3). Weights are normalised to mean 1 under
 the loss's own time distribution, so learning rates carry over between losses; the objective
 is then proportional to the stated one.
 
 Times live on the process's continuous clock; the discrete DDPM with T steps is read at
 t = k/T, and only times in [t_min, t_end] (T̲, T̄) are drawn: training and sampling share one
-truncation (design.md).
+truncation (docs/design.md).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class SimpleLoss(_GridLoss):
 
 
 class ELBOLoss(_GridLoss):
-    """The DDPM variational bound, ε-form (theory.md §3): per step k the weight
+    """The DDPM variational bound, ε-form (docs/theory.md §3): per step k the weight
 
         β_k² / (2 σ_k² α_k (1 - ᾱ_k)),   with reverse variance σ_k² = β_k ("large") or β̃_k ("small"),
 

@@ -160,7 +160,7 @@ class EnsembleMLP(torch.nn.Module):
         return h
 
     def parameter_count(self) -> int:
-        """Parameters of ONE member (the network size N of theory.md §2)."""
+        """Parameters of ONE member (the network size N of docs/theory.md §2)."""
         return int(self.flat.shape[1])
 
     def flops_per_eval(self) -> int:
@@ -200,7 +200,7 @@ class Standardizer:
 
 
 class NetworkScore(ScoreSource):
-    """The score of a trained ε-network: s(u, t) = -ε_θ(u, t) / σ(t) (theory.md §3, the correct
+    """The score of a trained ε-network: s(u, t) = -ε_θ(u, t) / σ(t) (docs/theory.md §3, the correct
     √(1 - ᾱ_t) link), in the standardised coordinates u the network was trained in.
 
     Samplers run in model coordinates; ``standardizer.from_model`` maps samples back to data

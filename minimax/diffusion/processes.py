@@ -1,6 +1,6 @@
 """Forward noising processes: discrete DDPM and the continuous VP, sub-VP, VE and OU SDEs.
 
-Every process has Gaussian conditionals x_t = m(t) x_0 + sigma(t) z (theory.md §3-4). Closed
+Every process has Gaussian conditionals x_t = m(t) x_0 + sigma(t) z (docs/theory.md §3-4). Closed
 forms are evaluated in float64 with ``expm1``/``log1p`` so that small times keep their digits.
 Shape of the classes: ``sde_lib.py`` of score_sde_pytorch (Song et al. 2021), without the image
 broadcasting or the ``t*999`` rescaling.
@@ -57,7 +57,7 @@ class _VarPreserving(Process):
         raise NotImplementedError
 
     def _std(self, big_b: np.ndarray) -> np.ndarray:
-        # VP: variance 1 - exp(-B) (theory.md §4)
+        # VP: variance 1 - exp(-B) (docs/theory.md §4)
         return np.sqrt(-np.expm1(-big_b))
 
     def _g2(self, t: np.ndarray) -> np.ndarray:
@@ -79,7 +79,7 @@ class _VarPreserving(Process):
 class VPProcess(_VarPreserving):
     """VP SDE dx = -½ beta(t) x dt + sqrt(beta(t)) dw, beta(t) = beta_min + t (beta_max - beta_min).
 
-    Marginal (Song et al. 2021, theory.md §4): m = exp(-½ B), sigma² = 1 - exp(-B),
+    Marginal (Song et al. 2021, docs/theory.md §4): m = exp(-½ B), sigma² = 1 - exp(-B),
     B(t) = beta_min t + ½ t² (beta_max - beta_min). Prior N(0, I).
     """
 
@@ -105,7 +105,7 @@ class VPProcess(_VarPreserving):
 class SubVPProcess(VPProcess):
     """Sub-VP SDE (Song et al. 2021): drift -½ beta x, g² = beta(t) (1 - exp(-2 B(t))).
 
-    Marginal: m = exp(-½ B), std = 1 - exp(-B) (the std, not the variance; theory.md §4).
+    Marginal: m = exp(-½ B), std = 1 - exp(-B) (the std, not the variance; docs/theory.md §4).
     """
 
     name = "subvp"
@@ -120,10 +120,10 @@ class SubVPProcess(VPProcess):
 class OUProcess(_VarPreserving):
     """Oko et al.'s OU process dX = -beta_t X dt + sqrt(2 beta_t) dB.
 
-    m(t) = exp(-∫_0^t beta), sigma² = 1 - m² (theory.md §2). ``beta`` is a positive number or a
+    m(t) = exp(-∫_0^t beta), sigma² = 1 - m² (docs/theory.md §2). ``beta`` is a positive number or a
     callable beta(t) (numpy, vectorised), given together with its integral ``beta_integral(t)``.
     In VP terms this is the VP SDE with beta_vp = 2 beta. The default t_end = 8 leaves
-    m(t_end) = e^-8 ≈ 3e-4 for beta = 1 (theory.md §2 takes T̄ ∝ log n).
+    m(t_end) = e^-8 ≈ 3e-4 for beta = 1 (docs/theory.md §2 takes T̄ ∝ log n).
     """
 
     name = "ou"
@@ -158,7 +158,7 @@ class OUProcess(_VarPreserving):
 class VEProcess(Process):
     """VE SDE dx = sqrt(d sigma²/dt) dw, sigma(t) = sigma_min (sigma_max/sigma_min)^t.
 
-    Marginal (Song et al. 2021, theory.md §4): m = 1, std² = sigma(t)² - sigma(0)²
+    Marginal (Song et al. 2021, docs/theory.md §4): m = 1, std² = sigma(t)² - sigma(0)²
     = sigma_min² expm1(2 t log(sigma_max/sigma_min)). Prior N(0, sigma(t_end)² I) (= sigma_max² at
     t_end = 1). The default sigma_max = 50 (Song et al.) keeps the prior mismatch of the ODE
     samplers, about data scale / sigma_max, small for data on [-1, 1]^D.
@@ -196,7 +196,7 @@ class DDPMProcess(_VarPreserving):
     At the schedule's times t_k (k/T for a full schedule) the marginal is exact:
     m = sqrt(ᾱ_k), sigma = sqrt(1 - ᾱ_k); in between, beta(t) is piecewise constant
     (= -log(α_k) / Δt on the k-th interval), so this is a VP SDE whose Euler discretisation on the
-    grid is the DDPM chain (theory.md §4: beta_k ≈ beta(k/T)/T).
+    grid is the DDPM chain (docs/theory.md §4: beta_k ≈ beta(k/T)/T).
     """
 
     name = "ddpm"
@@ -226,7 +226,7 @@ class DDPMProcess(_VarPreserving):
 
 
 class DDPMSchedule:
-    """Discrete DDPM noise schedule (Ho et al. 2020; theory.md §3), all arrays float64.
+    """Discrete DDPM noise schedule (Ho et al. 2020; docs/theory.md §3), all arrays float64.
 
     Arrays have length T and index k-1 holds step k = 1..T: ``betas`` β_k, ``alphas`` α_k = 1-β_k,
     ``alpha_bars`` ᾱ_k = Π_{j≤k} α_j, ``alpha_bars_prev`` ᾱ_{k-1} (ᾱ_0 = 1), posterior
@@ -240,7 +240,7 @@ class DDPMSchedule:
     2021, ᾱ(k) = f(k)/f(0), f(k) = cos²((k/T + 0.008)/1.008 · π/2), β clipped at 0.999.
     The linear β are per-step values, not rescaled with T: the defaults give ᾱ_T = 4e-5 at
     T = 1000, but e.g. ᾱ_T = 0.37 at T = 100, whose prior N(0, I) is then far off; for T ≠ 1000
-    pass beta_min = 0.1/T, beta_max = 20/T (the VP SDE's discretisation, theory.md §4).
+    pass beta_min = 0.1/T, beta_max = 20/T (the VP SDE's discretisation, docs/theory.md §4).
     """
 
     def __init__(self, T: int = 1000, schedule: str = "linear", beta_min: float = 1e-4,

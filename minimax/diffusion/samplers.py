@@ -1,7 +1,7 @@
 """Samplers: run a forward process backwards from its prior with a score source.
 
 One entry point, :func:`generate`, batched over the ensemble (E) and the m samples and chunked
-over m. Time grids come from :func:`time_grid`, shared with training (design.md: one truncation
+over m. Time grids come from :func:`time_grid`, shared with training (docs/design.md: one truncation
 time t_min = T̲ and one grid). All states are float64.
 
 Random streams (after EDM, Karras et al. 2022): the samples are cut into fixed blocks of
@@ -126,7 +126,7 @@ def _score64(score: ScoreSource, x: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def _denoise(score, process, x, t):
-    """Tweedie: E[x_0 | x_t] = (x + sigma² s(x, t))/m (theory.md §3 score view)."""
+    """Tweedie: E[x_0 | x_t] = (x + sigma² s(x, t))/m (docs/theory.md §3 score view)."""
     m, std = process.marginal(float(t))
     return (x + std**2 * _score64(score, x, t)) / m
 
@@ -227,7 +227,7 @@ def _adaptive(score, process, x, grid, streams, rtol, atol, max_nfe):
 
 
 def _ancestral(score, x, schedule, streams, variance, denoise):
-    """DDPM Algorithm 2 (Ho et al. 2020) with the correct sqrt(1 - ᾱ) (theory.md §3).
+    """DDPM Algorithm 2 (Ho et al. 2020) with the correct sqrt(1 - ᾱ) (docs/theory.md §3).
 
     x_{prev} = (x - β/sqrt(1-ᾱ) · eps)/sqrt(α) + sigma z, eps = -sqrt(1-ᾱ) · score,
     sigma² = β or β̃; the last step (to x_0) is noise-free.

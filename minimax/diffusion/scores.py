@@ -42,7 +42,7 @@ def _check_x(x: torch.Tensor, dim: int, ens: int) -> torch.Tensor:
 
 
 class ExactGMMScore(ScoreSource):
-    """The exact score ∇ log q_t of a Gaussian mixture's marginals (theory.md §5).
+    """The exact score ∇ log q_t of a Gaussian mixture's marginals (docs/theory.md §5).
 
     q_t is the law of m(t) X + sigma(t) Z, again a Gaussian mixture
     (``GaussianMixture.marginal``). The same mixture serves every ensemble member.
@@ -63,7 +63,7 @@ class ExactGMMScore(ScoreSource):
 
 class EmpiricalScore(ScoreSource):
     """The score of (1/n) Σ_i N(m(t) x_i, sigma(t)² I): the exact minimiser of the empirical
-    denoising loss (theory.md §5), so sampling with it down to t_min draws from the Gaussian
+    denoising loss (docs/theory.md §5), so sampling with it down to t_min draws from the Gaussian
     KDE of bandwidth sigma(t_min)/m(t_min) (after Tweedie denoising, see the tests).
 
     ``X`` is one training set (n, D) or a list of E sets (sizes may differ) for an ensemble.

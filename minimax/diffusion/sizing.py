@@ -4,8 +4,8 @@ A rule maps (n, D, s) and a forward process to a :class:`Sizing`; every field ca
 by the user. Rules (``SIZING_RULES``):
 
 * ``"fixed"``: the same sizes at every n (the plain DDPM recipe; its floors flatten a rate curve,
-  theory.md §8.2, which is why it exists: as a contrast).
-* ``"theory"``: the prescriptions of Oko et al. (2023) as tabulated in theory.md §2, with constants
+  docs/theory.md §8.2, which is why it exists: as a contrast).
+* ``"theory"``: the prescriptions of Oko et al. (2023) as tabulated in docs/theory.md §2, with constants
   chosen for a 2-core CPU:
 
   - parameter count N ∝ n^{D/(2s+D)} at fixed depth 3 (depth is polylog in the theorem);
@@ -14,7 +14,7 @@ by the user. Rules (``SIZING_RULES``):
     0.2 · n^{-1/(2s+D)} (data standardised to unit scale). For VP-type processes σ² ≈ β(0) t at
     small t, so T̲ ≈ C n^{-2/(2s+D)}: the T̲ = n^{-c} of the theorem with c = 2/(2s+D), small enough
     that the Gaussian blur it leaves costs ≲ n^{-s/(2s+D)} for s ≤ 2, and no smaller (a smaller T̲
-    only adds variance and memorisation, theory.md §8.3). On a DDPM grid T̲ is rounded up to a
+    only adds variance and memorisation, docs/theory.md §8.3). On a DDPM grid T̲ is rounded up to a
     grid time and floored at 1/T. The constant 0.2 against 0.5 (D = 2, s = 1.5 smooth-boundary
     target, one fit each, M = 200,000, scratch runs): TV 0.105 vs 0.138 at n = 1000 and 0.076
     vs 0.102 at n = 8000; with 0.5 the blur of T̲ costs more than it saves (in D = 1, s = 1 the
@@ -61,7 +61,7 @@ rule, M = 40,000, 2 replicates, band boundary):
   rule's small T̲ collapse the samples onto a few points (TV ≈ 0.84 against 0.04-0.05 for
   ancestral/euler on the same fit): the learned score memorises at small t and the ODE adds no
   noise to hide it. DiffusionEstimator.sample warns.
-- evaluation M: resolving the error C n^{-s/(2s+D)} needs M ≳ 4^D n/(2πC²) (theory.md §9).
+- evaluation M: resolving the error C n^{-s/(2s+D)} needs M ≳ 4^D n/(2πC²) (docs/theory.md §9).
   With C ≈ 0.6 (the error's size) that was 57,000 for D = 2 at n = 8000, yet every D = 2 point
   stayed flagged "rising" at M = 40,000 and only levelled off (corrected TV flat from level 5 to
   6) at M = 200,000: the DDPM's error has structure finer than the rate's scale (its T̲ sets
@@ -172,7 +172,7 @@ def theory_early_stop(process: Process, n: int, D: int, s: float) -> float:
 
 def refined_ddpm(process: Process, t_min: float) -> Process:
     """A DDPM process whose grid reaches ``t_min``: the same continuous β(t) on T' = a multiple of
-    1000 steps with 2/T' ≤ t_min (β_k scaled by T/T', as theory.md §4's β_k = β(k/T)/T), or
+    1000 steps with 2/T' ≤ t_min (β_k scaled by T/T', as docs/theory.md §4's β_k = β(k/T)/T), or
     ``process`` itself when its grid already reaches t_min or it is not a DDPM process."""
     sched = getattr(process, "schedule", None)
     if sched is None or t_min * sched.T >= 0.999:  # within rounding of the first grid time
@@ -187,7 +187,7 @@ def refined_ddpm(process: Process, t_min: float) -> Process:
 
 
 def rate_exponent(s: float, D: int) -> float:
-    """The minimax TV exponent s/(2s+D) (theory.md §1)."""
+    """The minimax TV exponent s/(2s+D) (docs/theory.md §1)."""
     return s / (2 * s + D)
 
 

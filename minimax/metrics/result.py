@@ -1,4 +1,4 @@
-"""The metric result record shared by every metric (design.md)."""
+"""The metric result record shared by every metric (docs/design.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 An error of size ≍ n^(-s/(2s+D)) spread over cells of the scale n^(-1/(2s+D)) is resolved when
 the correction's bias over those cells, ∝ √(K/M) with K ∝ n^(D/(2s+D)) cells, is a fixed
-fraction of it: that makes M ∝ n, whatever s (theory.md's resolution rule M ≳ 4^D n/(2πC²)).
+fraction of it: that makes M ∝ n, whatever s (docs/theory.md's resolution rule M ≳ 4^D n/(2πC²)).
 With M proportional to n every row of a study has the same signal-to-noise per cell, so the
 estimator's relative bias is the same at every n and the fitted exponent is not tilted by it;
 a floor or a cap on M breaks that, and so does growing M row by row until each is resolved

@@ -1,4 +1,4 @@
-"""Integrated score error of a score model against an oracle score (theory.md §8, pitfall 6).
+"""Integrated score error of a score model against an oracle score (docs/theory.md §8, pitfall 6).
 
 For each t of a grid, e(t) = E‖ŝ(x_t, t) − s*(x_t, t)‖² with x_t = m(t)·x_0 + σ(t)·z,
 x_0 ~ q, z ~ N(0, I), i.e. ∫‖ŝ − ∇log q_t‖² q_t dx, by Monte Carlo. The callables take and

@@ -1,4 +1,4 @@
-"""TV(q̂, q) from samples of q̂ and the exact cell masses of q (theory.md §9).
+"""TV(q̂, q) from samples of q̂ and the exact cell masses of q (docs/theory.md §9).
 
 At every level l of nested dyadic grids (2^l cells per axis over the target's support, or over a
 box holding 1 − ``tail_mass`` of q when q is unbounded) the samples are binned and compared with
@@ -229,10 +229,10 @@ def tv(
 ) -> MetricResult:
     """Binned, bias-corrected TV(q̂, q) from M samples of q̂, with floor and confidence bounds.
 
-    Promise (theory.md §9):
+    Promise (docs/theory.md §9):
 
     * ``value`` = the corrected value at the chosen level. Admissible levels have a null floor
-      B0 ≤ ``b0_ratio`` × their corrected value (theory.md §9: B0 below the estimate, i.e.
+      B0 ≤ ``b0_ratio`` × their corrected value (docs/theory.md §9: B0 below the estimate, i.e.
       K ≲ 2π·M·TV²) and a ``pooled_mass`` (q's mass grouped coarser than the parent level)
       ≤ ``max_pooled``. Along the levels the corrected value first rises (binning loss falls),
       levels off, then drifts (the correction's residual bias, within ±0.24·B0, is mostly
@@ -241,7 +241,7 @@ def tv(
       √((1 − (Σ_k s_k c_k/M)²)/(4M)), s_k = sign(c_k/M − p_k), when ``n_boot=0``). Over 18
       simulated settings (shifted Gaussians and KDEs on Besov targets, D = 1, 2, TV 0.01-0.1,
       M = 1e5-1e6, 3-4 seeds each) its mean |relative error| was 4.2 %, against 4.8 % for the
-      largest admissible value and 6.2 % for the finest admissible level (theory.md's rule).
+      largest admissible value and 6.2 % for the finest admissible level (docs/theory.md's rule).
       ``flag`` = ``"unresolved"`` when no level is admissible (then the coarsest level's value is
       reported), ``"rising"`` when the chosen level is the finest admissible one and its value
       exceeds the next coarser level's by more than max(5 %, 2 se) (binning loss probably still

@@ -1,6 +1,6 @@
 """What a study gives up to fit its compute budget, said out loud before it runs.
 
-theory.md §8 lists what flattens a measured rate: too short a range of n, too few replicates,
+docs/theory.md §8 lists what flattens a measured rate: too short a range of n, too few replicates,
 a TV estimate whose noise floor is not well below the error, and training/sampling budgets
 that do not grow with n. The quick preset trades each of these for a 10-minute CPU run; this
 module states the trade for the spec at hand, so the printed plan says what was traded.
@@ -14,7 +14,7 @@ from minimax.study.spec import AUTO_M_CONSTANT, AUTO_M_RANGE, StudySpec, samples
 
 
 def tv_floor_estimate(M: int, D: int, levels_per_axis: int = 32) -> float:
-    """Null floor of a binned TV with K = levels_per_axis^D cells: ≈ √(K/(2πM)) (theory.md §9)."""
+    """Null floor of a binned TV with K = levels_per_axis^D cells: ≈ √(K/(2πM)) (docs/theory.md §9)."""
     K = levels_per_axis**D
     return math.sqrt(K / (2 * math.pi * M))
 
@@ -26,7 +26,7 @@ def tradeoffs(specs: list[StudySpec]) -> list[str]:
     decades = math.log10(max(s.n) / min(s.n))
     if decades < 2:
         lines.append(
-            f"traded: n spans {decades:.1f} decades (theory.md §8 asks for >= 2) to fit the budget"
+            f"traded: n spans {decades:.1f} decades (docs/theory.md §8 asks for >= 2) to fit the budget"
         )
     if s.replicates < 5:
         lines.append(f"traded: {s.replicates} replicates per n (wide CIs on the exponent)")

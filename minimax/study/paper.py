@@ -1,7 +1,7 @@
 """``python -m minimax.study paper RESULTS_DIR``: the paper's figures, tables and macros.
 
 Everything is made from a stored results folder alone (``results.parquet`` and ``study.json``),
-never by recomputing a cell (design.md: data moves one way). Into ``OUT/figures`` and
+never by recomputing a cell (docs/design.md: data moves one way). Into ``OUT/figures`` and
 ``OUT/tables`` it writes
 
 - ``rate_<arm>_<metric>.png|pdf``: error vs n per estimator, drawn by
@@ -350,7 +350,7 @@ def hyperparameter_table(df: pd.DataFrame, estimator: str = BUDGET_ESTIMATOR) ->
 def measured_smoothness(row: pd.Series) -> tuple[float, float]:
     """The target's L1 smoothness measured from its own pdf and cell masses (modulus of
     smoothness and wavelet-detail decay, :func:`minimax.targets.smoothness.estimate_smoothness`;
-    theory.md section 7). The target is rebuilt from the columns that define it (kind, D, s, p,
+    docs/theory.md section 7). The target is rebuilt from the columns that define it (kind, D, s, p,
     boundary, seed, the arm's largest n): a property of the truth, not a recomputed cell.
     With few levels the modulus is fitted over [2^-J, 2^-(j0+1)]; NaN where no range exists."""
     from minimax.study.spec import TargetSpec

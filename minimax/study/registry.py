@@ -36,7 +36,7 @@ class EstimatorEntry:
 
 def _kde_kwargs(target, spec) -> dict:
     # an order-2 kernel with reflection keeps the rate up to s = 2 (kde.py); beyond, order 4
-    # with local-polynomial boundary kernels (theory.md §6: the kernel's order must exceed s)
+    # with local-polynomial boundary kernels (docs/theory.md §6: the kernel's order must exceed s)
     order = 2 if spec.target.s <= 2 else 4
     # h = c·n^(-1/(2s+D)) with c = 0.25 (half-width units of the box): with KDE's own c = 1 the
     # Besov targets are over-smoothed over every n a study reaches, and the control comes out
@@ -254,7 +254,7 @@ def w1_exponent(s: float, D: int) -> float:
 
 
 def score_exponent(s: float, D: int) -> float:
-    """2s/(2s+D): exponent of the integrated squared score error (theory.md §8.6)."""
+    """2s/(2s+D): exponent of the integrated squared score error (docs/theory.md §8.6)."""
     return 2 * s / (2 * s + D)
 
 

@@ -3,7 +3,7 @@
 Layout of OUT::
 
     cells/<cell_id>.parquet   one finished cell (its metric rows), cell_id = hash of its content
-    results.parquet, .csv     the tidy long table of the study (design.md columns and more)
+    results.parquet, .csv     the tidy long table of the study (docs/design.md columns and more)
     study.json                the study specs that made the table
 
 Every write goes to a temporary file in the same folder and is renamed into place
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-#: the columns of design.md first, in this order; anything else follows
+#: the columns of docs/design.md first, in this order; anything else follows
 COLUMNS = [
     "study",
     "arm",

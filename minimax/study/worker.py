@@ -1,6 +1,6 @@
 """One work unit, computed where it is sent: (target, n, estimator) with its replicates.
 
-This is the only place that knows targets, estimators and metrics at once (design.md). Every
+This is the only place that knows targets, estimators and metrics at once (docs/design.md). Every
 random number comes from the cell's own streams (``Cell.streams``), so the rows do not depend on
 which worker ran the unit or in what order. A failure in one replicate becomes that cell's rows
 with ``status`` and ``error``; it never removes the cell.

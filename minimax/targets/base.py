@@ -1,4 +1,4 @@
-"""The Target contract (design.md): the truth side of every experiment."""
+"""The Target contract (docs/design.md): the truth side of every experiment."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Densities of exact Besov smoothness on the box [-1, 1]^D (theory.md §7).
+"""Densities of exact Besov smoothness on the box [-1, 1]^D (docs/theory.md §7).
 
 q(x) ∝ Π_i h(u_i) · (1 + c0 Σ_{j=j0..J} a_j Σ_k ε_jk Π_i N_r(2^j u_i - k_i)),  u = (x + 1)/2,
 
@@ -47,7 +47,7 @@ def default_j0(D: int, r: int, band: float) -> int:
 
 def default_J(D: int, s: float, j0: int, n_max: int) -> int:
     """Finest level: spacing 2·2^{-J} (x units) at most a quarter of the smallest bandwidth
-    h = n_max^{-1/(2s+D)} a study up to n_max will see (theory.md §7: a finite expansion is
+    h = n_max^{-1/(2s+D)} a study up to n_max will see (docs/theory.md §7: a finite expansion is
     C^∞ beyond its finest level), i.e. J = ceil(3 + log2(n_max)/(2s+D)), and at least j0 + 4."""
     return max(math.ceil(3 + math.log2(n_max) / (2 * s + D) - 1e-12), j0 + 4)
 

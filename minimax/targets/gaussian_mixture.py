@@ -1,7 +1,7 @@
 """Gaussian mixtures with diagonal covariances: exact pdf, score, sampler, cell masses.
 
 Every forward process of the form x_t = m·x_0 + σ·z maps a Gaussian mixture to another one
-(theory.md §5), so the exact score of every marginal is analytic; the diffusion engine's
+(docs/theory.md §5), so the exact score of every marginal is analytic; the diffusion engine's
 exact score source and its tests lean on ``marginal`` and ``score``/``score_torch``.
 """
 
@@ -128,7 +128,7 @@ class GaussianMixture(Target):
     # ---- forward-process marginals ----------------------------------------------------------
     def marginal(self, mean_coef: float, std: float) -> GaussianMixture:
         """The law of m·X + std·Z, X ~ q, Z ~ N(0, I): weights w_k, means m·μ_k,
-        stds sqrt(m²σ_k² + std²) (theory.md §5)."""
+        stds sqrt(m²σ_k² + std²) (docs/theory.md §5)."""
         m = check_real("mean_coef", mean_coef)
         s = check_real("std", std, low=0.0)
         new_sd = np.sqrt((m * self.stds) ** 2 + s**2)

@@ -1,4 +1,4 @@
-"""Measured L1 smoothness of a density on a box, by two independent routes (theory.md §7).
+"""Measured L1 smoothness of a density on a box, by two independent routes (docs/theory.md §7).
 
 1. Modulus of smoothness: ω_m(q, h)_1 = sup_{|δ|<=h} ‖Δ_δ^m q‖_{L1(Ω_mδ)} with m > s behaves like
    h^s for q in B^s_{1,∞} (DeVore & Lorentz, "Constructive Approximation", ch. 2 and 12); the

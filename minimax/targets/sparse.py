@@ -11,7 +11,7 @@ q = (1 − m)·q_dense + m·S/‖S‖₁ on the box [-1, 1]^D, u = (x + 1)/2 the
   2^{-j·s·p} (∫Π N_2(2^j u − k) du = 2^{-jD}).
 
 Why it is in B^s_{p,∞}: for atoms normalised in L∞ the norm is ≍ sup_j 2^{j(s − D/p)}‖c_j‖_p
-(theory.md §7) and ‖c_j‖_p = h_j K_j^{1/p} ≍ 2^{j(D/p − s)}, so every level has the same
+(docs/theory.md §7) and ‖c_j‖_p = h_j K_j^{1/p} ≍ 2^{j(D/p − s)}, so every level has the same
 weight; for p < 1 the class allows that many bumps, and a linear estimator is slower on it.
 Its L1 smoothness is σ = s·p: ‖c_j‖₁·2^{-jD} = level mass = 2^{-j·s·p} (docs/sparse_targets.md).
 

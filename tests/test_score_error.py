@@ -70,3 +70,17 @@ def test_bad_input(target):
         score_error(exact, exact, target, marginal, TGRID, m=1, rng=0)
     with pytest.raises(ValueError, match="weighting"):
         score_error(exact, exact, target, marginal, TGRID, m=10, rng=0, weighting="x")
+
+
+def test_time_integral_is_the_unweighted_integral_in_t():
+    # per-t errors e(t) = 1/t integrate to log(b/a) (exact for the trapezoid in log t: e·t = 1)
+    # and e(t) = 1 to b − a (trapezoid error ≤ (Δ log t)²/12 relative on a 200-point grid)
+    from minimax.metrics import MetricResult, score_error_integral
+
+    t = np.geomspace(1e-3, 1.0, 200)
+    for e, truth in ((1 / t, np.log(1e3)), (np.ones_like(t), 1.0 - 1e-3)):
+        per_t = [{"t": a, "error": b, "se": 0.1 * b} for a, b in zip(t, e, strict=True)]
+        r = score_error_integral(MetricResult("score", 0.0, details={"per_t": per_t}))
+        assert r.metric == "score_integral"
+        assert r.value == pytest.approx(truth, rel=1e-3)
+        assert 0 < r.se < 0.1 * r.value  # independent per-t errors average down

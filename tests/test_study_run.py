@@ -83,7 +83,12 @@ def test_tiny_rate_run_with_ddpm_trains_an_ensemble_per_n(tmp_path, capsys):
     assert ddpm["floor"].notna().all() and (ddpm["m"] == 4000).all()  # sampled TV has a floor
     params = ddpm["estimator_params"].map(json.loads)
     assert all(p["width"] == 16 and p["steps"] == 200 and p["ensemble_size"] == 2 for p in params)
-    assert set(df.loc[df["estimator"] == "ddpm", "metric"]) == {"tv", "outside_mass", "score"}
+    assert set(df.loc[df["estimator"] == "ddpm", "metric"]) == {
+        "tv",
+        "outside_mass",
+        "score",
+        "score_integral",
+    }
     # no score; the calibration arm scores the KDE also from samples (docs/tv.md §6)
     assert set(df.loc[df["estimator"] == "kde", "metric"]) == {"tv", "tv_sampled", "outside_mass"}
     score = df[df["metric"] == "score"]

@@ -109,3 +109,29 @@ def score_error(
         m=m,
         details={"per_t": per_t, "weighting": weighting},
     )
+
+
+def time_integral(result: MetricResult) -> MetricResult:
+    """The unweighted time integral ∫_{t_1}^{t_J} e(t) dt of a ``score_error`` result's per-t
+    errors: the quantity Oko et al. bound by n^(-2s/(2s+D)) over [T̲, T̄] (docs/theory.md §10),
+    not the σ²-weighted mean. Trapezoid rule in log t, ∫ e dt = ∫ e·t d(log t), on the result's
+    own grid; se from the independence of the per-t estimates. A log-spaced grid puts points
+    where e(t)·t changes fastest, near T̲."""
+    per_t = result.details["per_t"]
+    t = np.array([r["t"] for r in per_t])
+    f = np.array([r["error"] for r in per_t]) * t
+    s = np.array([r["se"] for r in per_t]) * t
+    if t.size < 2:
+        raise ValueError("a score error on fewer than 2 times is not allowed: expected a grid")
+    d = np.diff(np.log(t))
+    w = np.zeros_like(t)
+    w[:-1] += d / 2
+    w[1:] += d / 2
+    return MetricResult(
+        metric="score_integral",
+        value=float(w @ f),
+        se=float(math.sqrt(np.sum((w * s) ** 2))),
+        method="trapezoid in log t",
+        m=result.m,
+        details={"t_min": float(t[0]), "t_max": float(t[-1]), "points": int(t.size)},
+    )

@@ -288,7 +288,7 @@ def theory_exponent(metric: str, s: float, D: int) -> float:
     if metric == "tv_sampled":  # the calibration arm: an explicit density scored from samples
         return tv_exponent(s, D)
     if entry is None:
-        if metric in ("score", "score_error"):
+        if metric in ("score", "score_error", "score_integral"):
             return score_exponent(s, D)
         return float("nan")
     return entry.theory(s, D)

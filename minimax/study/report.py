@@ -38,7 +38,8 @@ METRIC_LABELS = {
 }
 #: metrics shown only in the error budget table (budget.budget_table), not fitted on their own
 BUDGET_ONLY = ("oracle_tv",)
-THEORY_LABELS = {"tv": "s/(2s+D)", "w1": "min((s+1)/(2s+D), 1/2)", "score": "2s/(2s+D)"}
+THEORY_LABELS = {"tv": "s/(2s+D)", "tv_sampled": "s/(2s+D)", "w1": "min((s+1)/(2s+D), 1/2)",
+                 "score": "2s/(2s+D)", "score_integral": "2s/(2s+D)"}  # fmt: skip
 
 
 @dataclass

@@ -192,7 +192,9 @@ def _metrics(cell: Cell, target, est, streams) -> list:
             out.append(M.w1(target, draw(), rng=streams["metric"]))
         elif name == "score":
             if ESTIMATORS[cell.estimator].has_score:
-                out.append(score_metric(target, est, streams["metric"]))
+                res = score_metric(target, est, streams["metric"])
+                # the unweighted time integral the theory bounds, from the same per-t errors
+                out += [res, M.score_error_integral(res)]
         elif name == "oracle_tv":
             pass  # once per work unit (run_unit), for estimators with a learned score
         else:  # validated against METRICS before any work starts
@@ -285,6 +287,8 @@ def _metric_names(cell: Cell) -> list[str]:
         if m in ("score", "oracle_tv") and not ESTIMATORS[cell.estimator].has_score:
             continue
         names.append(m)
+        if m == "score":
+            names.append("score_integral")
         if m == "tv" and ESTIMATORS[cell.estimator].role == "control":
             names.append("tv_sampled")
         names.extend(d for d, src in DERIVED_METRICS.items() if src == m)

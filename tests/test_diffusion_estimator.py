@@ -106,6 +106,24 @@ def test_fit_ensemble_groups_different_n_under_the_theory_rule():
     assert [m.describe()["ensemble_size"] for m in members] == [2, 1, 2]
 
 
+def test_steps_scale_multiplies_the_rules_training_budget_only():
+    from minimax.diffusion.sizing import size
+
+    est = DiffusionEstimator(s=1.0)
+    process = est._check_params(1)[0]
+    rule = size("theory", 4000, 1, process, s=1.0).steps  # 4000·√4 = 8000
+    for k in (1.0, 2.0, 0.5):
+        assert DiffusionEstimator(s=1.0, steps_scale=k)._sizing(4000, 1, process).steps == round(
+            k * rule
+        )
+    # an explicit step count is taken as given
+    assert (
+        DiffusionEstimator(s=1.0, steps=300, steps_scale=4.0)._sizing(4000, 1, process).steps == 300
+    )
+    with pytest.raises(ValueError, match="steps_scale"):
+        DiffusionEstimator(s=1.0, steps_scale=0.0)._sizing(4000, 1, process)
+
+
 def test_theory_rule_refines_the_ddpm_grid_when_its_early_stop_needs_it():
     X = Q.sample(40000, np.random.default_rng(23))
     est = _quick(s=1.0, steps=20, sample_steps=20).fit(X, np.random.default_rng(24))

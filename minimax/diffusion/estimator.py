@@ -207,10 +207,11 @@ class DiffusionEstimator(Estimator):
                  spacing="uniform", denoise="auto", x_finest_scale="auto", x_frequencies=8,
                  lr_schedule="cosine", warmup_steps=100, ema_decay=0.995, grad_clip=1.0,
                  heldout_fraction=0.1, eval_every=200, eval_size=8192, patience=8,
-                 worse_z=2.0,
+                 worse_z=2.0, steps_scale=1.0,
                  box=None, boundary="reflect",
                  device="auto", chunk_size=None):  # fmt: skip
         self.process = process
+        self.steps_scale = steps_scale
         self.loss = loss
         self.sizing = sizing
         self.s = s
@@ -282,6 +283,9 @@ class DiffusionEstimator(Estimator):
             lr=self.lr, t_min=self.t_min, t_end=self.t_end, sample_steps=self.sample_steps,
             x_finest_scale=None if isinstance(xs, str) else xs,
         )  # fmt: skip
+        scale = check_real("steps_scale", self.steps_scale, low=0.0, low_open=True)
+        if self.steps is None and scale != 1.0:  # the rule's budget times a factor (ablations)
+            sz.steps = max(1, int(round(scale * sz.steps)))
         if xs is None:
             sz.x_finest_scale = None
         return sz

@@ -11,6 +11,7 @@ from helpers import NormalProduct, UniformBox
 from scipy.stats import norm
 
 from minimax.metrics import _dyadic, tv
+from minimax.metrics.tv_grid import tv as tv_grid
 
 
 def _shift_tv(shift):
@@ -91,12 +92,13 @@ def test_cosine_perturbation_a_global_error():
     assert r.ci_low <= a / np.pi
 
 
-def test_mass_outside_the_support():
+@pytest.mark.parametrize("estimator", [tv, tv_grid], ids=["tv", "tv_grid"])
+def test_mass_outside_the_support(estimator):
     rng = np.random.default_rng(6)
     eps, m = 0.05, 100_000  # (1-ε) U[0,1]² + ε U([1,2]×[0,1]): TV = ε, all of it outside
     x = rng.random((m, 2))
     x[: int(eps * m), 0] += 1.0
-    r = tv(UniformBox(2), x, rng=rng, n_boot=20)
+    r = estimator(UniformBox(2), x, rng=rng, n_boot=20)
     assert r.details["outside_mass"] == pytest.approx(eps)
     assert abs(r.value - eps) <= 3 * r.se + 1e-3
     assert r.ci_low <= eps

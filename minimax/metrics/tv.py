@@ -34,7 +34,7 @@ from minimax.metrics import _dyadic
 from minimax.metrics._box import covering_box
 from minimax.metrics._correction import h, worst_bias
 from minimax.metrics.result import MetricResult
-from minimax.metrics.tv_grid import demoivre_mean_abs
+from minimax.metrics.tv_grid import _flat_index, demoivre_mean_abs
 from minimax.targets.base import Target
 from minimax.validation import check_int, check_points, check_real, check_rng
 
@@ -76,16 +76,7 @@ class _Setup:
 
     def flat_index(self, x: np.ndarray) -> np.ndarray:
         """Flat index of each sample's finest cell; −1 outside the box (upper edges inside)."""
-        n = 2**self.L
-        flat = np.zeros(x.shape[0], dtype=np.int64)
-        outside = np.zeros(x.shape[0], dtype=bool)
-        for i, (lo, hi) in enumerate(self.box):
-            u = (x[:, i] - lo) * (n / (hi - lo))
-            outside |= (u < 0) | (u > n)
-            idx = np.minimum(u.astype(np.int64), n - 1)
-            flat = flat * n + idx
-        flat[outside] = -1
-        return flat
+        return _flat_index(x, self.box, self.L)
 
     def counts(self, flat: np.ndarray) -> np.ndarray:
         """Finest-grid counts with the outside count appended (flat, length 2^{LD} + 1)."""

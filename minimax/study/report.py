@@ -3,7 +3,8 @@
 ``write_report(OUT)`` reads ``OUT/results.parquet`` and writes, per arm (one target and setting)
 and metric: a log-log figure of error vs n (PNG and PDF, one column wide), the table of fits
 ``fits.csv``, the paired slope differences ``paired.csv``, and ``summary.txt`` with the printed
-tables, exponents and verdicts. The verdicts use each arm's equivalence margin δ as stored in
+tables, exponents and verdicts. The figures are drawn by :mod:`minimax.study.figures`, the
+style the paper uses too. The verdicts use each arm's equivalence margin δ as stored in
 ``study.json`` (``--margin`` at run time; 0.05 for studies that predate it).
 """
 
@@ -21,25 +22,20 @@ import pandas as pd
 from minimax.study import store
 from minimax.study.budget import budget_table
 from minimax.study.calibration import calibration_block, calibration_fits, gate_verdicts
+from minimax.study.figures import (  # noqa: F401 (COLUMN_WIDTH_IN, rate_figure: re-exported)
+    COLUMN_WIDTH_IN,
+    METRIC_LABELS,
+    THEORY_LABELS,
+    plot_rates,
+    rate_figure,
+)
 from minimax.study.paired import PairedFit, paired_fits
 from minimax.study.rates import DEFAULT_MARGIN, RateFit, fit_rates
 from minimax.study.registry import DERIVED_METRICS
 from minimax.study.summary import paired_block
 
-#: one column of a two-column paper
-COLUMN_WIDTH_IN = 3.4
-
-METRIC_LABELS = {
-    "tv": "TV(q̂, q)",
-    "w1": "W1(q̂, q)",
-    "score": "score error",
-    "outside_mass": "mass outside the box",
-    "oracle_tv": "TV of the oracle-score sampler",
-}
 #: metrics shown only in the error budget table (budget.budget_table), not fitted on their own
 BUDGET_ONLY = ("oracle_tv",)
-THEORY_LABELS = {"tv": "s/(2s+D)", "tv_sampled": "s/(2s+D)", "w1": "min((s+1)/(2s+D), 1/2)",
-                 "score": "2s/(2s+D)", "score_integral": "2s/(2s+D)"}  # fmt: skip
 
 
 @dataclass
@@ -104,106 +100,6 @@ def fits_table(fits: list[RateFit]) -> str:
                 f"{f.estimator:<16}{'—':>9}  {'':<18}{theory}  {'—':>7}  {'—':<5}  {f.verdict}"
             )
     return "\n".join(lines)
-
-
-#: the figures' style (one paper column)
-FIGURE_STYLE = {
-    "font.size": 7,
-    "axes.titlesize": 7,
-    "legend.fontsize": 5.5,
-    "axes.linewidth": 0.6,
-    "lines.linewidth": 1.0,
-}
-
-
-def plot_rates(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str, stem: Path):
-    """Error vs n (log-log) per estimator: replicates, mean ± se, fit with CI band, theory, floor.
-
-    Written as ``stem.png`` (300 dpi) and ``stem.pdf``, 3.4 in wide (one paper column); no
-    figure when no cell has a positive value (e.g. every training run diverged).
-    """
-    import matplotlib
-
-    with matplotlib.rc_context(FIGURE_STYLE):
-        fig = rate_figure(fits, df, metric, title)
-        if fig is None:
-            return []
-        # the stem holds dots (s=1.5): append the suffix rather than replace "a suffix"
-        files = [stem.parent / f"{stem.name}.{ext}" for ext in ("png", "pdf")]
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        for path in files:
-            tmp = path.with_name(f".tmp-{path.name}")
-            fig.savefig(tmp, dpi=300, format=path.suffix[1:])
-            tmp.replace(path)
-    return files
-
-
-def rate_figure(fits: list[RateFit], df: pd.DataFrame, metric: str, title: str):
-    """The figure of :func:`plot_rates` as a ``matplotlib.figure.Figure`` (no pyplot, no file);
-    None when no cell has a positive value."""
-    ok = df[(df["status"] == "ok") & (df["value"] > 0)]
-    if ok.empty:
-        return None
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
-    with matplotlib.rc_context(FIGURE_STYLE):
-        fig = Figure(figsize=(COLUMN_WIDTH_IN, 2.55), layout="constrained")
-        ax = fig.subplots()
-        for i, fit in enumerate(fits):
-            c = colors[i % len(colors)]
-            rows = df[(df["estimator"] == fit.estimator) & (df["status"] == "ok")]
-            rows = rows[rows["value"] > 0]
-            ax.scatter(rows["n"], rows["value"], s=4, color=c, alpha=0.35, linewidths=0)
-            pts = fit.points[np.isfinite(fit.points["mean"]) & (fit.points["mean"] > 0)]
-            yerr = np.nan_to_num(pts["se"].to_numpy(float))
-            label = fit.estimator
-            if fit.measured:
-                label += f": {fit.exponent:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]"
-            elif math.isfinite(fit.flagged_exponent):
-                label += f": flagged (lower bounds ≈ {fit.flagged_exponent:.2f}), not fitted"
-            else:
-                label += f": {fit.verdict}"
-            ax.errorbar(
-                pts["n"], pts["mean"], yerr=yerr, fmt="o", ms=2.5, color=c, capsize=1.5, label=label
-            )
-            trivial = rows["role"].eq("trivial").all() if len(rows) else False
-            if fit.measured:
-                grid = np.geomspace(fit.n_min, fit.n_max, 50)
-                line, lo, hi = fit.band(grid)
-                ax.plot(grid, line, color=c, lw=0.9)
-                ax.fill_between(grid, lo, hi, color=c, alpha=0.15, lw=0)
-            if fit.measured and not trivial and math.isfinite(fit.theory):
-                used = fit.points[fit.points["used"] & np.isfinite(fit.points["mean_log"])]
-                x0 = float(np.mean(np.log(used["n"])))
-                y0 = float(np.mean(used["mean_log"]))
-                ax.plot(
-                    grid,
-                    np.exp(y0 - fit.theory * (np.log(grid) - x0)),
-                    color="0.2",
-                    ls=":",
-                    lw=0.8,
-                )
-            floor = fit.points[np.isfinite(fit.points["floor"]) & (fit.points["floor"] > 0)]
-            if len(floor):
-                ax.plot(floor["n"], floor["floor"], color=c, ls="--", lw=0.6, alpha=0.8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        sizes = np.unique(df["n"].to_numpy())
-        if len(sizes) <= 10:  # label the design's n, not matplotlib's mantissas
-            from matplotlib.ticker import FixedLocator, NullFormatter
-
-            ax.xaxis.set_major_locator(FixedLocator(sizes))
-            ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:g}")
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("n (training samples)")
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-        theory = next((f.theory for f in fits if math.isfinite(f.theory)), math.nan)
-        sub = f" · dotted: theory {theory:.3f}" if math.isfinite(theory) else ""
-        ax.set_title(f"{title}\nfit ± 95% band{sub} · dashed: floor", fontsize=6)
-        ax.legend(loc="best", frameon=False)
-    return fig
 
 
 def mean_table(df: pd.DataFrame, metric: str) -> str:

@@ -43,10 +43,19 @@ quick: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
+# the paper's headline study and its tuning studies (reported as exploration); switch the
+# headline to results/confirm once the confirmatory study has run
+PAPER_RESULTS ?= results/quick
+PAPER_EXPLORATION ?= results/recompute/recipe_D1_s1_band results/recipe_D1_s1_smooth \
+	results/recompute/recipe_D2_s1.5_smooth
+
 paper: $(STAMP)
-	$(PY) -m minimax.study paper results/quick --out paper
-	@if command -v latexmk >/dev/null 2>&1; then cd paper && latexmk -pdf -interaction=nonstopmode main.tex; \
-	 else echo "no LaTeX toolchain: figures and tables regenerated; install texlive-latex-extra + latexmk to build the PDF"; fi
+	$(PY) -m minimax.study paper $(PAPER_RESULTS) \
+	    $(if $(strip $(PAPER_EXPLORATION)),--exploration $(PAPER_EXPLORATION)) --out paper
+	@if command -v latexmk >/dev/null 2>&1; then \
+	    cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex; \
+	 else echo "no LaTeX toolchain: figures, tables and text regenerated; to build paper/main.pdf" \
+	    "install TeX: apt-get install latexmk texlive-latex-extra texlive-fonts-recommended texlive-science"; fi
 
 gpu-check:
 	PYTHONPATH=. $(GPU_PY) benchmarks/gpu_check.py --out $(GPU_CHECK_OUT)

@@ -275,6 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="paper", help="paper folder (figures/, tables/, macros.tex)"
     )
     paper.add_argument("--no-figures", action="store_true", help="tables and macros only")
+    paper.add_argument(
+        "--exploration",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="DIR",
+        help="results folders of the tuning studies, reported as exploration beside the "
+        "headline study DIR",
+    )
 
     sub.add_parser(
         "list",
@@ -361,6 +370,8 @@ def main(argv=None) -> int:
             from minimax.study import store
 
             table = store.read_table(args.dir)  # the one user error report can meet
+            for folder in getattr(args, "exploration", None) or []:
+                store.read_table(folder)
             if args.command == "paper" or (args.command == "report" and args.out):
                 from minimax.study.api import check_out
 

@@ -29,7 +29,9 @@ def run_command(args, table) -> int:
     if args.command == "paper":
         from minimax.study.paper import build_paper
 
-        paper = build_paper(args.dir, args.out, figures=not args.no_figures)
+        paper = build_paper(
+            args.dir, args.out, figures=not args.no_figures, exploration=args.exploration
+        )
         print(
             f"{len(paper.fits)} fits; {len(paper.macros)} macros; budget components absent: "
             + (", ".join(paper.absent_budget) or "none")

@@ -1,0 +1,171 @@
+"""``macros.tex``: a ``\\newcommand`` for every number the text of ``main.tex`` quotes.
+
+Summary macros exist for any results table (``---`` where the table lacks the quantity); one
+set per fit (``\\ExpDdpmDOneSOne``, ``\\ExpLoDdpmDOneSOne``, ...) exists where that fit does.
+Numbers go through :func:`minimax.study.paper_format.tex_num`, so each macro is valid in text
+and in math mode. The sentences built from them are in :mod:`minimax.study.paper_text`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+
+from minimax.study.calibration import MAX_OFFSET
+from minimax.study.paper_budget import BUDGET_ESTIMATOR, _params
+from minimax.study.paper_data import StudyData
+from minimax.study.paper_format import (
+    join_words,
+    latex_escape,
+    macro_name,
+    tex_num,
+    verdict_class,
+)
+from minimax.study.paper_tables import estimator_rank
+
+KINDS = ("Equivalent", "Steeper", "Flatter", "Unresolved", "Gated", "Unmeasured")
+#: a verdict stands (the fit is judged) for these classes
+RESOLVED = ("equivalent", "steeper", "flatter")
+
+
+def arm_tag(D: int, s: float) -> str:
+    return macro_name("D", D, "S", float(s))
+
+
+def design_macros(data: StudyData) -> dict[str, str]:
+    """The study's design: names, sizes, replicates, M, margin, seeds, constants."""
+    df, m = data.df, {}
+    ok = df[df["status"] == "ok"]
+    cells = df.drop_duplicates(subset=["arm", "n", "replicate", "estimator"])
+    m["StudyName"] = latex_escape(str(df["study"].iloc[0]))
+    m["ResultsFolder"] = f"\\texttt{{{latex_escape(str(data.folder).rstrip('/'))}}}"
+    m["NumArms"] = tex_num(len(data.arms))
+    m["NumCells"] = tex_num(len(cells))
+    m["NumFailedCells"] = tex_num(int((cells["status"] != "ok").sum()))
+    m["NumEstimators"] = tex_num(int(df["estimator"].nunique()))
+    m["Dims"] = join_words(str(d) for d in sorted(df["D"].unique()))
+    m["NMin"], m["NMax"] = tex_num(int(df["n"].min())), tex_num(int(df["n"].max()))
+    m["NumSizes"] = tex_num(int(df.groupby("arm")["n"].nunique().max()))
+    m["NDecades"] = f"{math.log10(df['n'].max() / df['n'].min()):.1f}"
+    m["Replicates"] = tex_num(
+        int(df.groupby(["arm", "n", "estimator"])["replicate"].nunique().min())
+    )
+    sampled = ok[(ok["metric"] == "tv") & ok["floor"].notna()]
+    m["SamplesM"] = tex_num(int(sampled["m"].max())) if len(sampled) else "---"
+    m["SamplesMMin"] = tex_num(int(sampled["m"].min())) if len(sampled) else "---"
+    margins = sorted(set(data.margins.values())) or [0.05]
+    m["Margin"] = join_words(f"{v:g}" for v in margins)
+    m["CalibrationMaxOffset"] = f"{MAX_OFFSET:g}"
+    seeds = sorted(int(s) for s in df["target_seed"].unique()) if "target_seed" in df else []
+    m["TargetSeeds"] = join_words(str(s) for s in seeds) or "---"
+    tp = _params(df.drop_duplicates("arm"), "target_params")
+    for key, name in (("tv_to_uniform", "TvUniform"), ("smoothness_l1", "SmoothnessLOne")):
+        v = tp[key].astype(float) if key in tp else pd.Series(dtype=float)
+        m[f"{name}Min"] = tex_num(v.min() if len(v) else math.nan, 2)
+        m[f"{name}Max"] = tex_num(v.max() if len(v) else math.nan, 2)
+    s_of = {a: s for a, _, s in data.arms}
+    devs = [abs(v - s_of[a]) for a, pair in data.measured.items() for v in pair if math.isfinite(v)]
+    m["SmoothnessMaxDeviation"] = tex_num(max(devs) if devs else math.nan, 2)
+    kde = ok[(ok["estimator"] == "kde") & (ok["metric"] == "tv")]
+    kp = _params(kde.head(1), "estimator_params")
+    m["KdeBandwidthConstant"] = tex_num(float(kp["kde_c"].iloc[0]), 2) if "kde_c" in kp else "---"
+    dd = ok[(ok["estimator"] == BUDGET_ESTIMATOR) & (ok["metric"] == "tv")]
+    dp = _params(dd, "estimator_params")
+    if "T" in dp and dp["T"].notna().any():
+        m["GridTBase"] = tex_num(int(dp["T"].astype(float).min()))
+        m["GridTMax"] = tex_num(int(dp["T"].astype(float).max()))
+    else:
+        m["GridTBase"] = m["GridTMax"] = "---"
+    return m
+
+
+def count_macros(data: StudyData) -> dict[str, str]:
+    """Per estimator: fits, measured fits, verdict counts and the ratio to theory over the
+    fits whose verdict stands (equivalent, steeper, flatter; never a not-resolved or an
+    ungated one)."""
+    m = {}
+    tv = [f for f in data.fits if f.metric == "tv"]
+    for est in sorted(
+        {f.estimator for f in tv} | {"ddpm", "kde", "ddpm-fixed-tmin"}, key=estimator_rank
+    ):
+        key = macro_name(est)
+        fs = [f for f in tv if f.estimator == est]
+        m[f"{key}Fits"] = tex_num(len(fs))
+        m[f"{key}Measured"] = tex_num(sum(f.measured for f in fs))
+        for kind in KINDS:
+            m[f"{key}{kind}"] = tex_num(sum(verdict_class(f.verdict) == kind.lower() for f in fs))
+        judged = [
+            f for f in fs if f.measured and verdict_class(f.verdict) in RESOLVED and f.theory > 0
+        ]
+        ratio = [f.exponent / f.theory for f in judged]
+        m[f"{key}Judged"] = tex_num(len(judged))
+        m[f"{key}MeanRatio"] = tex_num(float(np.mean(ratio)) if ratio else math.nan, 2)
+        m[f"{key}MinRatio"] = tex_num(float(np.min(ratio)) if ratio else math.nan, 2)
+        m[f"{key}MaxRatio"] = tex_num(float(np.max(ratio)) if ratio else math.nan, 2)
+    return m
+
+
+def fit_macros(data: StudyData) -> dict[str, str]:
+    """One set per fit and per arm: exponent, CI, p-value, theory, the fit with flagged rows
+    kept; the DDPM's and KDE's mean TV at the smallest and largest n; a few hyperparameters."""
+    m = {}
+    arm_ds = {a: (D, s) for a, D, s in data.arms}
+    for f in data.fits:
+        if f.metric not in ("tv", "score"):
+            continue
+        D, s = arm_ds[f.arm]
+        tag = macro_name(f.estimator, "D", D, "S", float(s))
+        pre = "" if f.metric == "tv" else "Score"
+        m[f"{pre}Exp{tag}"] = tex_num(f.exponent)
+        m[f"{pre}ExpLo{tag}"] = tex_num(f.ci_low)
+        m[f"{pre}ExpHi{tag}"] = tex_num(f.ci_high)
+        m[f"{pre}Pval{tag}"] = tex_num(f.p_value, 2)
+        m[f"{pre}Theory{arm_tag(D, s)}"] = tex_num(f.theory)
+        if f.metric == "tv" and math.isfinite(f.flagged_exponent):
+            m[f"FlagExp{tag}"] = tex_num(f.flagged_exponent)
+            m[f"FlagExpLo{tag}"] = tex_num(f.flagged_ci_low)
+            m[f"FlagExpHi{tag}"] = tex_num(f.flagged_ci_high)
+    ok = data.df[data.df["status"] == "ok"]
+    for arm, D, s in data.arms:
+        tag = arm_tag(D, s)
+        for est in ("ddpm", "kde"):
+            e = ok[(ok["arm"] == arm) & (ok["estimator"] == est) & (ok["metric"] == "tv")]
+            if len(e):
+                mean = e.groupby("n")["value"].mean()
+                m[f"Tv{macro_name(est)}{tag}First"] = tex_num(mean.iloc[0])
+                m[f"Tv{macro_name(est)}{tag}Last"] = tex_num(mean.iloc[-1])
+        sel = ok[
+            (ok["arm"] == arm) & (ok["estimator"] == BUDGET_ESTIMATOR) & (ok["metric"] == "tv")
+        ]
+        params = _params(sel, "estimator_params")
+        for key, name in (("sample_steps", "SampleSteps"), ("T", "GridT"), ("t_min", "TMin")):
+            if key in params and len(sel):
+                med = params[key].astype(float).groupby(sel["n"]).median()
+                lo, hi = med.iloc[0], med.iloc[-1]
+                conv = int if key != "t_min" else float
+                m[f"{name}{tag}First"], m[f"{name}{tag}Last"] = tex_num(conv(lo)), tex_num(conv(hi))
+        b = data.budgets.get(arm)
+        if b is not None and "oracle-score sampler TV" in b:
+            col = b["oracle-score sampler TV"].dropna()
+            if len(col):
+                m[f"OracleTv{tag}First"], m[f"OracleTv{tag}Last"] = (
+                    tex_num(col.iloc[0]),
+                    tex_num(col.iloc[-1]),
+                )
+                m[f"OracleTv{tag}NFirst"] = tex_num(int(col.index[0]))
+                m[f"OracleTv{tag}NLast"] = tex_num(int(col.index[-1]))
+                total = b["total TV"].reindex(col.index)
+                m[f"OracleTvShare{tag}Last"] = tex_num(col.iloc[-1] / total.iloc[-1], 2)
+    return m
+
+
+def macros_tex(macros: dict[str, str]) -> str:
+    lines = ["% generated by `python -m minimax.study paper`: do not edit"]
+    for name, value in macros.items():
+        if not re.fullmatch(r"[A-Za-z]+", name):
+            raise AssertionError(f"macro name {name!r} is not letters only")
+        lines.append(f"\\newcommand{{\\{name}}}{{{value}}}")
+    return "\n".join(lines) + "\n"

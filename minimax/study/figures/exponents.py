@@ -63,7 +63,7 @@ def exponent_figure(fits, arms: dict, roles: dict | None = None):
                                 capsize=1.5, color=st.color, mfc=mfc, elinewidth=0.8)  # fmt: skip
             ax.set_title(f"D = {D}")
             ax.set_xlabel("smoothness s")
-        axes[0].set_ylabel("TV exponent a (error ∝ n^−a), 95% CI")
+        axes[0].set_ylabel(r"TV exponent $a$ (error $\propto n^{-a}$), 95% CI")
         handles = [Line2D([], [], color="k", lw=1.0)]
         labels = ["minimax exponent s/(2s+D)"]
         for est in ests:
@@ -73,7 +73,7 @@ def exponent_figure(fits, arms: dict, roles: dict | None = None):
         if hollow:
             handles.append(Line2D([], [], color="0.25", marker="o", ms=3.5, ls="", mfc="white"))
             labels.append("open: every usable row flagged; fit of the flagged rows (lower bounds)")
-        ncol = 1 if len(dims) == 1 else 3
+        ncol = 1 if len(dims) == 1 else min(len(labels), 4)  # row by row, four to a row
         legend_below(fig, handles, labels, ncol=ncol)
         fig.set_size_inches(width, 2.3 + legend_height(labels, ncol, 0.12))
     return fig

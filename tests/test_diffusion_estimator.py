@@ -111,7 +111,8 @@ def test_steps_scale_multiplies_the_rules_training_budget_only():
 
     est = DiffusionEstimator(s=1.0)
     process = est._check_params(1)[0]
-    rule = size("theory", 4000, 1, process, s=1.0).steps  # 4000·√4 = 8000
+    rule = size("theory", 4000, 1, process, s=1.0).steps  # ⌈1600·0.9·4000/256⌉ = 22500
+    assert rule == 22500
     for k in (1.0, 2.0, 0.5):
         assert DiffusionEstimator(s=1.0, steps_scale=k)._sizing(4000, 1, process).steps == round(
             k * rule

@@ -179,19 +179,36 @@ def test_sizing_overrides_and_bad_input():
     assert abs(math.log(m) + 1.5 / 3 * math.log(10000)) < 1e-9
 
 
-def test_refined_ddpm_reaches_the_theory_early_stop_with_the_same_process():
-    from minimax.diffusion.sizing import refined_ddpm, theory_early_stop
+def test_refined_ddpm_puts_a_grid_time_at_the_theory_early_stop_with_the_same_process():
+    from minimax.diffusion.sizing import aligned_grid, refined_ddpm, theory_early_stop
 
     base = DDPMSchedule().process()
-    assert refined_ddpm(base, 0.004) is base  # the 1/1000 grid already reaches it
-    raw = theory_early_stop(base, 32000, 1, 1.0)
-    fine = refined_ddpm(base, raw)
-    T = fine.schedule.T
-    assert T % 1000 == 0 and 2 / T <= raw
-    z = size("theory", 32000, 1, fine, s=1.0)
-    assert raw <= z.t_min <= 1.5 * raw  # rounded up to the grid by at most 50%
+    assert refined_ddpm(base, 0.004, below=1) is base  # 4/1000 is already a grid time
+    assert refined_ddpm(base, 0.004).schedule.T == 16000  # 64 steps below T̲
+    for n, D, s in ((250, 1, 1.0), (8000, 2, 1.5), (32000, 1, 1.0)):
+        fine = aligned_grid(base, n, D, s)
+        raw = theory_early_stop(fine, n, D, s)
+        z = size("theory", n, D, fine, s=s)
+        # the rule's T̲ to 0.1% (it was rounded up by up to 50% on the default grid)
+        assert abs(z.t_min - raw) <= 1e-3 * raw
+        assert fine.schedule.T >= base.schedule.T
     # the same continuous VP process: both grids discretise β(t) = 0.1 + 19.9 t, and the coarse
     # grid's index offset (β_k at k - 1) moves σ(t) by a relative O(1/(t·1000))
+    fine = refined_ddpm(base, theory_early_stop(base, 32000, 1, 1.0))
     t = np.array([0.01, 0.1, 0.5, 1.0])
     rel = np.abs(fine.marginal(t)[1] / base.marginal(t)[1] - 1)
     assert np.all(rel < 1 / (t * 1000))
+
+
+def test_the_kde_control_smooths_as_much_as_the_ddpm_early_stop_blurs():
+    """The stated rule of the KDE control (registry.KDE_C_RATIO): h = the DDPM's σ(T̲)/m(T̲)."""
+    from minimax.diffusion.sizing import EARLY_STOP_RATIO
+    from minimax.study.registry import KDE_C_RATIO, _kde_kwargs
+    from minimax.study.spec import spec_from_values
+    from minimax.targets import make_target
+
+    assert KDE_C_RATIO == EARLY_STOP_RATIO
+    spec = spec_from_values({"D": 1, "s": 1.0, "n": [250, 1000, 8000]}, name="t")
+    target = make_target("besov", D=1, s=1.0, p=2.0, boundary="band", seed=0, n_max=8000)
+    half = float(np.diff(target.support[0])[0]) / 2
+    assert _kde_kwargs(target, spec)["c"] == pytest.approx(EARLY_STOP_RATIO * half)

@@ -25,7 +25,7 @@ import torch
 from minimax.diffusion.networks import NetworkScore, Standardizer
 from minimax.diffusion.processes import PROCESSES, make_process
 from minimax.diffusion.samplers import SAMPLERS, SPACINGS, VARIANCES, generate
-from minimax.diffusion.sizing import SIZING_RULES, refined_ddpm, size, theory_early_stop
+from minimax.diffusion.sizing import SIZING_RULES, aligned_grid, size
 from minimax.diffusion.training import TrainConfig, standardization, train_ensemble
 from minimax.estimator import Estimator
 from minimax.runtime import resolve_device, torch_generator
@@ -144,7 +144,7 @@ def _process_for_rule(est, base, n: int, D: int):
     if (est.process != "ddpm" or est.sizing != "theory" or est.s is None
             or est.t_min is not None or "T" in (est.process_options or {})):  # fmt: skip
         return base
-    return refined_ddpm(base, theory_early_stop(base, n, D, float(est.s)))
+    return aligned_grid(base, n, D, float(est.s))
 
 
 def _build_process(name: str, options: dict | None):
@@ -444,6 +444,10 @@ class _ControlBase(Estimator):
     """Shared sampling of the two no-training controls (empirical and oracle scores)."""
 
     has_pdf = False
+    #: sample all m points in one chunk: a score whose cost is a table per time step (the
+    #: numerical oracle) would otherwise rebuild every table once per chunk; results do not
+    #: depend on the chunk size (samplers.generate)
+    one_chunk = False
 
     def _setup(self, X, rng):
         X = check_points("X", X)
@@ -483,8 +487,9 @@ class _ControlBase(Estimator):
         start = time.perf_counter()
         u, info = generate(
             source, m, sampler=self.sampler, generator=torch_generator(rng, self.device_),
-            device=self.device_, chunk_size=_chunk(self.chunk_size, self.device_), denoise=denoise,
-            variance=self.variance, dim=self.dim_, **kw,
+            device=self.device_, denoise=denoise, variance=self.variance, dim=self.dim_,
+            chunk_size=m if self.one_chunk and self.chunk_size is None
+            else _chunk(self.chunk_size, self.device_), **kw,
         )  # fmt: skip
         self.sample_info_ = dict(info, seconds=time.perf_counter() - start)
         return u.to(torch.float64).cpu(), info
@@ -617,6 +622,7 @@ class OracleScoreDiffusion(_ControlBase):
     """
 
     name = "oracle_score"
+    one_chunk = True
 
     def __init__(self, target, process="ddpm", sizing="theory", s=None, sampler="ancestral", *,
                  process_options=None, t_min=None, t_end=None, sample_steps=None,

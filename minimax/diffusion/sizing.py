@@ -14,17 +14,22 @@ by the user. Rules (``SIZING_RULES``):
     0.2 · n^{-1/(2s+D)} (data standardised to unit scale). For VP-type processes σ² ≈ β(0) t at
     small t, so T̲ ≈ C n^{-2/(2s+D)}: the T̲ = n^{-c} of the theorem with c = 2/(2s+D), small enough
     that the Gaussian blur it leaves costs ≲ n^{-s/(2s+D)} for s ≤ 2, and no smaller (a smaller T̲
-    only adds variance and memorisation, docs/theory.md §8.3). On a DDPM grid T̲ is rounded up to a
-    grid time and floored at 1/T. The constant 0.2 against 0.5 (D = 2, s = 1.5 smooth-boundary
+    only adds variance and memorisation, docs/theory.md §8.3). On a DDPM grid the estimators adapt
+    the grid to T̲ (``refined_ddpm``: a grid time within a relative 1/(2T) of it), so T̲
+    follows the rule exactly rather than being rounded up to the default 1/1000 grid. The constant 0.2 against 0.5 (D = 2, s = 1.5 smooth-boundary
     target, one fit each, M = 200,000, scratch runs): TV 0.105 vs 0.138 at n = 1000 and 0.076
     vs 0.102 at n = 8000; with 0.5 the blur of T̲ costs more than it saves (in D = 1, s = 1 the
     constants 0.25-1 were within the replicate spread);
   - terminal time T̄: for the OU process of Oko et al., T̄ = 1.5 · s log n / (β (2s+D)), so the
     prior mismatch m(T̄) = n^{-1.5 s/(2s+D)} is below the rate; VP/DDPM/sub-VP/VE keep their
     own t_end (m(1) = e^{-5} ≈ 0.007 for the default VP);
-  - training steps 4000 · (n/1000)^{1/2} within [2000, 40000] (a cap; the held-out stop ends a
-    fit sooner only when its held-out loss is significantly above its best), batch 256, learning
-    rate 2e-3 · (64/width)^{1/2};
+  - training: a constant ``TRAIN_EPOCHS`` = 1600 passes over the training part (0.9 n) at every
+    n, at least 2000 steps (steps = max(2000, ⌈1600 · 0.9 n / 256⌉): 2000 at n = 250, 45,000 at
+    n = 8000), batch 256, learning rate 2e-3 · (64/width)^{1/2}, cosine decay to the last step;
+    the held-out stop ends a fit sooner only when its held-out loss is significantly above its
+    best. The old √n budget gave 2,275 epochs at n = 250 but 402 at n = 8000, and quadrupling it
+    at n = 8000 cut the large-t score error by 64-71% (results/ablations/score_steps_summary.md):
+    training, not data, limited the score there;
   - sampling steps 25 · n^{s/(2s+D)} within [100, T]: a first-order sampler's discretisation
     error ∝ 1/steps then stays below the rate n^{-s/(2s+D)};
   - Fourier features of x at 8 geometric scales from 1 down to 0.5 · n^{-1/(2s+D)} (model units),
@@ -37,7 +42,7 @@ D = 1, s = 1 Besov target with a jump at the box's edge, one replicate, binned T
 with M = 50,000, whose floor is 0.013): n = 500, 2000, 8000, 32,000 gave TV 0.078, 0.051,
 0.029, 0.029 (slope 0.36 over 500-8000 against s/(2s+D) = 1/3). From n ≈ 8000 on (D = 1,
 s = 1) the rule's T̲ falls below the default DDPM grid's first time 1/T = 0.001; the estimators
-then refine the grid (``refined_ddpm``, same continuous β(t)). At n = 32,000 that moved T̲ from
+refine the grid (``refined_ddpm``, same continuous β(t)) — now at every n, so that T̲ is exact. At n = 32,000 that moved T̲ from
 0.001 to 0.0005 and TV from 0.029 to 0.031 (one replicate): the flattening seen there is not T̲
 but, at least partly, this check's own floor (0.013) and 64-cell resolution.
 
@@ -167,23 +172,46 @@ def time_for_ratio(process: Process, ratio: float) -> float:
 
 def theory_early_stop(process: Process, n: int, D: int, s: float) -> float:
     """The theory rule's T̲ before any grid rounding: σ(T̲)/m(T̲) = 0.2 n^{-1/(2s+D)}."""
-    return time_for_ratio(process, 0.2 * n ** (-1.0 / (2 * s + D)))
+    return time_for_ratio(process, EARLY_STOP_RATIO * n ** (-1.0 / (2 * s + D)))
 
 
-def refined_ddpm(process: Process, t_min: float) -> Process:
-    """A DDPM process whose grid reaches ``t_min``: the same continuous β(t) on T' = a multiple of
-    1000 steps with 2/T' ≤ t_min (β_k scaled by T/T', as docs/theory.md §4's β_k = β(k/T)/T), or
-    ``process`` itself when its grid already reaches t_min or it is not a DDPM process."""
+#: σ(T̲)/m(T̲) = EARLY_STOP_RATIO · n^{-1/(2s+D)} (model units: the box's half-width is 1)
+EARLY_STOP_RATIO = 0.2
+
+#: passes over the training data (0.9 n after the held-out part) at every n, and the step cap
+TRAIN_EPOCHS, MAX_STEPS = 1600, 400_000
+
+#: grid steps of a refined DDPM grid below T̲: a sampler spaced geometrically in t can then take
+#: steps of a few per cent of t down to T̲ (studies/sampler_discretisation.py)
+GRID_STEPS_BELOW_T_MIN = 64
+
+
+def refined_ddpm(process: Process, t_min: float, below: int = GRID_STEPS_BELOW_T_MIN) -> Process:
+    """A DDPM process whose grid has a time within a relative 1/(2T') of ``t_min`` and at least
+    ``below`` steps under it: the same continuous β(t) on T' = round(K/t_min) steps,
+    K = max(⌈T t_min⌉, below) (β_k scaled by T/T', as docs/theory.md §4's β_k = β(k/T)/T), so
+    T' ≥ T and the grid adapts to T̲ rather than T̲ to the grid; ``process`` itself when it
+    already is such a grid or is not a DDPM process."""
     sched = getattr(process, "schedule", None)
-    if sched is None or t_min * sched.T >= 0.999:  # within rounding of the first grid time
+    if sched is None:
+        return process
+    K = max(1, math.ceil(sched.T * t_min - 1e-9), int(below))
+    T = int(round(K / t_min))
+    if T == sched.T:
         return process
     from minimax.diffusion.processes import DDPMSchedule
 
-    # 2/t_min: rounding T̲ up to the next grid time then moves it by at most 50%
-    T = int(math.ceil(2.0 / t_min / 1000.0)) * 1000
     ratio = sched.T / T
     return DDPMSchedule(T=T, schedule=sched.schedule, beta_min=sched.beta_min * ratio,
                         beta_max=sched.beta_max * ratio).process()  # fmt: skip
+
+
+def aligned_grid(process: Process, n: int, D: int, s: float) -> Process:
+    """``refined_ddpm`` at the theory rule's T̲, where T̲ is computed on the refined grid itself
+    (a grid's discrete marginal moves σ(t) by O(1/(tT)), so T̲ on the default 1/1000 grid is
+    off by a few per cent); two passes reach the rule's T̲ to within 0.1%."""
+    fine = refined_ddpm(process, theory_early_stop(process, n, D, s))
+    return refined_ddpm(process, theory_early_stop(fine, n, D, s))
 
 
 def rate_exponent(s: float, D: int) -> float:
@@ -222,12 +250,12 @@ def size(rule: str, n: int, D: int, process: Process, s: float | None = None,
         target = mlp_parameter_count(WIDTH_REF, DEPTH, n_in, D) * (n / N_REF) ** (D / (2 * s + D))
         width = width_for(target, DEPTH, n_in, D)
         t_min = theory_early_stop(process, n, D, s)
-        if T:
-            t_min = max(1, math.ceil(t_min * T - 1e-9)) / T
+        if T:  # the nearest grid time: refined_ddpm puts one within a relative 1/(2T) of T̲
+            t_min = max(1, round(t_min * T)) / T
         t_end = float(process.t_end)
         if getattr(process, "name", "") == "ou" and getattr(process, "beta_const", None):
             t_end = 1.5 * s * math.log(n) / (process.beta_const * (2 * s + D))
-        steps = int(min(40000, max(2000, round(4000 * math.sqrt(n / N_REF)))))
+        steps = int(min(MAX_STEPS, max(2000, math.ceil(TRAIN_EPOCHS * 0.9 * n / 256))))
         sample_steps = int(min(T or 1000, max(100, math.ceil(25 * n ** rate_exponent(s, D)))))
         out = Sizing(width=width, depth=DEPTH, steps=steps, batch_size=256,
                      lr=2e-3 * math.sqrt(WIDTH_REF / width), t_min=t_min, t_end=t_end,

@@ -361,7 +361,7 @@ def pooled_paired(
     return out
 
 
-def _pairs(df: pd.DataFrame, metric: str, margin) -> list[PooledPair]:
+def all_pairs(df: pd.DataFrame, metric: str, margin) -> list[PooledPair]:
     """Every pair of non-trivial estimators, in the table's order (as paired.paired_fits)."""
     trivial = set(df.loc[df["role"] == "trivial", "estimator"]) if "role" in df else set()
     ests = [e for e in dict.fromkeys(df.loc[df["metric"] == metric, "estimator"])]
@@ -375,30 +375,33 @@ def pooled_frame(df, margin=DEFAULT_MARGIN, metrics=("tv",), kind="fits") -> pd.
     (``"paired"``) of each of ``metrics``, for a CSV; empty when no group has ≥ 2 seeds."""
     if kind not in ("fits", "paired"):
         raise ValueError(f"kind={kind!r} is not allowed: expected 'fits' or 'paired'")
-    make = pooled_fits if kind == "fits" else _pairs
+    make = pooled_fits if kind == "fits" else all_pairs
     return pd.DataFrame([x.row() for m in metrics for x in make(df, m, margin)])
 
 
-def pooled_block(df, margin=DEFAULT_MARGIN, metrics=("tv",)) -> str:
+def pooled_block(df, margin=DEFAULT_MARGIN, metrics=("tv",), fits=None, pairs=None) -> str:
     """The text a report prints: per metric a table (estimator, J, the per-seed exponents, the
     pooled exponent [95% CI], theory, verdict kind), then one line per fit and one per pair of
-    non-trivial estimators; the empty string when no group has ≥ 2 target seeds."""
+    non-trivial estimators; the empty string when no group has ≥ 2 target seeds. ``fits`` /
+    ``pairs``: dicts metric → precomputed lists (e.g. with gated verdicts) instead of fitting."""
     lines = []
     for m in metrics:
-        fits = pooled_fits(df, m, margin)
-        if not fits:
+        fits_here = fits[m] if fits is not None and m in fits else pooled_fits(df, m, margin)
+        pairs_m = pairs[m] if pairs is not None and m in pairs else None
+        if not fits_here:
             continue
         lines += [
             f"== pooled over target seeds · {m} (the seed a random effect; docs/verdicts.md §6)",
             f"{'estimator':<16}{'J':>3}  {'per-seed exponents':<36}{'pooled [95% CI]':<25}"
             f"{'theory':>6}  verdict",
         ]
-        for f in fits:
+        for f in fits_here:
             a = " ".join(f"{v:.3f}" for v in f.per_seed["exponent"] if math.isfinite(v))
             pooled = f"{num(f.exponent)} {ci(f.ci_low, f.ci_high)}"
             kind = verdicts.verdict_kind(f.verdict)
             lines.append(
                 f"{f.estimator:<16}{f.J:>3}  {a:<36}{pooled:<25}{num(f.theory):>6}  {kind}"
             )
-        lines += [f.text() for f in fits] + [p.text() for p in _pairs(df, m, margin)] + [""]
+        pairs_here = pairs_m if pairs_m is not None else all_pairs(df, m, margin)
+        lines += [f.text() for f in fits_here] + [p.text() for p in pairs_here] + [""]
     return "\n".join(lines).rstrip() + "\n" if lines else ""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class EstimatorEntry:
@@ -34,20 +36,26 @@ class EstimatorEntry:
     identity: dict | None = None
 
 
+#: the KDE control's bandwidth constant per unit half-width of the box: the DDPM's σ(T̲)/m(T̲)
+#: constant (minimax.diffusion.sizing.EARLY_STOP_RATIO; a test keeps them equal)
+KDE_C_RATIO = 0.2
+
+
 def _kde_kwargs(target, spec) -> dict:
     # an order-2 kernel with reflection keeps the rate up to s = 2 (kde.py); beyond, order 4
     # with local-polynomial boundary kernels (docs/theory.md §6: the kernel's order must exceed s)
     order = 2 if spec.target.s <= 2 else 4
-    # h = c·n^(-1/(2s+D)) with c = 0.25 (half-width units of the box): with KDE's own c = 1 the
-    # Besov targets are over-smoothed over every n a study reaches, and the control comes out
-    # flatter than theory. Measured (n = 250..32000 or 500..64000, 2-3 replicates, fitted
-    # exponent vs theory): D=2 s=1.5: c=1 0.137 [0.122, 0.152], c=0.5 0.228, c=0.25 0.283
-    # [0.256, 0.311] (theory 0.300); D=1 s=2: c=1 0.195 [0.174, 0.216], c=0.25 0.314
-    # [0.224, 0.405] (0.400); D=1 s=1: c=1 0.306 [0.269, 0.342], c=0.25 0.360 [0.331, 0.389]
-    # (0.333).
+    # h = c·n^(-1/(2s+D)) by a stated rule, not by its outcome: c = the DDPM's early-stop
+    # noise-to-signal constant (KDE_C_RATIO = sizing.EARLY_STOP_RATIO = 0.2) times the box's
+    # half-width, so the KDE smooths the data exactly as much as the DDPM's last step blurs them
+    # and the paired DDPM − KDE difference is what learning the score adds. (c = 0.25 was chosen
+    # earlier because it reproduced the theory exponent on the tuning targets: docs/decisions.md.)
+    support = np.asarray(target.support, dtype=np.float64)
+    half = (support[:, 1] - support[:, 0]) / 2
+    half = float(np.mean(half)) if np.isfinite(half).all() else 1.0
     kw = {
         "bandwidth": "theory",
-        "c": 0.25,
+        "c": KDE_C_RATIO * half,
         "smoothness": spec.target.s,
         "order": order,
         "boundary": "reflect" if order == 2 else "local",

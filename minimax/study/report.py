@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from minimax.study import store
-from minimax.study.budget import budget_table
-from minimax.study.calibration import calibration_block, calibration_fits, gate_verdicts
+from minimax.study.budget import budget_table, design_note
+from minimax.study.calibration import _gate, calibration_block, calibration_fits, gate_verdicts
 from minimax.study.figures import (  # noqa: F401 (COLUMN_WIDTH_IN, rate_figure: re-exported)
     COLUMN_WIDTH_IN,
     METRIC_LABELS,
@@ -35,7 +35,7 @@ from minimax.study.registry import DERIVED_METRICS
 from minimax.study.summary import paired_block
 
 #: metrics shown only in the error budget table (budget.budget_table), not fitted on their own
-BUDGET_ONLY = ("oracle_tv",)
+BUDGET_ONLY = ("oracle_tv", "blur_tv")
 
 
 @dataclass
@@ -143,7 +143,7 @@ def build_report(
     """Fits, printed tables and (when ``out`` is given) figures, fits.csv, paired.csv and
     summary.txt. ``margin``: the equivalence margin δ, one for all arms or per arm (default
     0.05 for an arm not named)."""
-    blocks, all_fits, files, all_pairs = [], [], [], []
+    blocks, all_fits, files, all_pairs, offsets = [], [], [], [], {}
     margins = margin if isinstance(margin, dict) else {}
     default = margin if isinstance(margin, int | float) else DEFAULT_MARGIN
     for arm in dict.fromkeys(df["arm"]):
@@ -157,6 +157,9 @@ def build_report(
             else []
         )
         all_pairs.extend(cals)
+        gate = _gate(cals)
+        if gate is not None and gate.measured:
+            offsets[arm] = gate.difference
         for metric in report_metrics(adf):
             if metric in DERIVED_METRICS:
                 blocks += [f"== {arm} · {metric}", mean_table(adf, metric), ""]
@@ -166,6 +169,10 @@ def build_report(
                 continue
             if metric == "tv":
                 gate_verdicts(fits, adf, cals)
+                for f in fits:
+                    note = design_note(adf, f.estimator) if f.measured else ""
+                    if note:
+                        f.verdict += f"; {note}"
             all_fits.extend(fits)
             arm_fits.extend(fits)
             theory = fits[0].theory
@@ -187,6 +194,13 @@ def build_report(
         budget = budget_table(adf, arm_fits)
         if budget:
             blocks += [f"== {arm} · error budget", budget, ""]
+    from minimax.study.pooled_report import pooled_section
+
+    pooled_text, pooled_fits_frame, pooled_pairs_frame = pooled_section(
+        df, margins or default, offsets
+    )
+    if pooled_text:
+        blocks += [pooled_text]
     text = "\n".join(blocks).rstrip() + "\n"
     if out is not None:
         out = Path(out)
@@ -196,6 +210,13 @@ def build_report(
         summary_path = out / "summary.txt"
         store.atomic_write_bytes(summary_path, text.encode())
         files = [fits_path, summary_path, *files]
+        for name, frame in (
+            ("pooled.csv", pooled_fits_frame),
+            ("pooled_paired.csv", pooled_pairs_frame),
+        ):
+            if len(frame):
+                store.atomic_write_frame(out / name, frame, "csv")
+                files.append(out / name)
         if all_pairs:
             paired_path = out / "paired.csv"
             store.atomic_write_frame(paired_path, pd.DataFrame([p.row() for p in all_pairs]), "csv")

@@ -101,12 +101,13 @@ def _run_unit(unit: WorkUnit, entry) -> list[CellResult]:
         if shared_error is None and "oracle_tv" in spec.metrics and entry.has_score:
             t2 = time.perf_counter()
             try:
-                extra = [oracle_tv(target, spec, unit.n, options, data[0], cells[0].seed)]
+                extra = oracle_tv(target, spec, unit.n, options, data[0], cells[0].seed)
             except Exception as exc:  # a budget component failing must not fail the DDPM's cells
                 from minimax.metrics.result import MetricResult
 
                 _, why = _describe_error(exc)
-                extra = [MetricResult("oracle_tv", math.nan, method=why, flag="failed")]
+                extra = [MetricResult(k, math.nan, method=why, flag="failed")
+                         for k in ("oracle_tv", "blur_tv")]  # fmt: skip
             fit_each += (time.perf_counter() - t2) / len(cells)
         for cell, st, member in zip(cells, streams, members, strict=True):
             results.append(
@@ -202,33 +203,29 @@ def _metrics(cell: Cell, target, est, streams) -> list:
     return out
 
 
-#: samples of the oracle-score sampler per work unit (its cost is the oracle tables per sampling
-#: step, not M: ≈ 0.4 s per step for D = 1 at the default 1024-cell grid on this CPU, so about
-#: 3.5 minutes at n = 8000 where the theory rule takes 500 ancestral steps)
-ORACLE_SAMPLES = 20_000
+def oracle_tv(target, spec, n: int, options: dict, X, seed: int) -> list:
+    """[oracle_tv, blur_tv]: the sampler's and the early stop's parts of a DDPM's error budget.
 
-
-def oracle_tv(target, spec, n: int, options: dict, X, seed: int):
-    """TV of the oracle-score sampler with the DDPM's T̲, T̄, sampling steps and sampler.
-
-    The discretisation + early-stop + prior-mismatch part of the DDPM's error budget (issue 7):
-    ``OracleScoreDiffusion`` built from the same sizing rule and options as the DDPM, fitted on
-    the unit's first data set (for n and the standardisation only), ``ORACLE_SAMPLES`` draws.
-    Its random numbers come from a fourth child of the first cell's seed, so the cells' own
-    streams are untouched.
+    oracle_tv: the sampled TV of ``OracleScoreDiffusion`` (the true score through the DDPM's own
+    sampler: same sizing rule, T̲, T̄, sampling steps and options), fitted on the unit's first
+    data set (for n and the standardisation only), at the DDPM's own M so that both TVs have
+    the same resolution. blur_tv: the exact TV of the same sampler without discretisation or
+    prior error (diffusion.early_stop_blur, docs/tv.md §8). Random numbers come from a fourth
+    child of the first cell's seed, so the cells' own streams are untouched.
     """
     import inspect
 
     from minimax import metrics as M
     from minimax.diffusion import OracleScoreDiffusion
+    from minimax.diffusion.early_stop import early_stop_blur
 
     accepted = set(inspect.signature(OracleScoreDiffusion.__init__).parameters)
     kw = {k: v for k, v in options.items() if k in accepted}
     oracle = ESTIMATORS["oracle-score"].build(target, spec, n, kw)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
     oracle.fit(X, rng)
-    y = np.asarray(oracle.sample(min(spec.samples_at(n), ORACLE_SAMPLES), rng), dtype=np.float64)
-    return _renamed(M.tv(target, y, rng=rng), "oracle_tv")
+    y = np.asarray(oracle.sample(spec.samples_at(n), rng), dtype=np.float64)
+    return [_renamed(M.tv(target, y, rng=rng), "oracle_tv"), early_stop_blur(oracle, target)]
 
 
 #: times per score-error evaluation (log-spaced over [T̲, T̄]) and points per time
@@ -289,6 +286,8 @@ def _metric_names(cell: Cell) -> list[str]:
         names.append(m)
         if m == "score":
             names.append("score_integral")
+        if m == "oracle_tv":
+            names.append("blur_tv")
         if m == "tv" and ESTIMATORS[cell.estimator].role == "control":
             names.append("tv_sampled")
         names.extend(d for d, src in DERIVED_METRICS.items() if src == m)

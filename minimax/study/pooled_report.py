@@ -1,0 +1,64 @@
+"""The pooled-over-target-seeds section of a report, with the same gates as the per-arm fits.
+
+A pooled sampled-TV verdict stands only where the calibration arm allows it (docs/tv.md §6),
+now pooled the same way: the KDE's sampled − exact exponent offsets of the group's arms, mean
+± t_{J−1} sd/√J (pooled.two_stage). A DDPM verdict also carries the budget's design note where
+the early-stop blur and the sampler are more than budget.DESIGN_SHARE of the TV at some n.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from minimax.study import pooled
+from minimax.study.budget import design_note
+from minimax.study.calibration import GATING_CONTROL, MAX_OFFSET, SAMPLED_METHODS
+
+#: metrics pooled in a report (the score integral is the quantity the theory bounds)
+POOLED_METRICS = ("tv", "score_integral")
+
+
+def _group_arms(df: pd.DataFrame, label: str) -> list[str]:
+    arms = df["arm"].astype(str).unique()
+    return [a for a in arms if pooled._SEED.sub("", a) == label]
+
+
+def _calibration_gate(fit, df, offsets: dict) -> str:
+    """'' or why a pooled sampled-TV verdict does not stand."""
+    arms = _group_arms(df, fit.arm)
+    rows = df[df["arm"].isin(arms) & (df["metric"] == "tv") & (df["estimator"] == fit.estimator)]
+    if "method" not in rows or not rows["method"].isin(SAMPLED_METHODS).any():
+        return ""
+    found = [offsets[a] for a in arms if a in offsets]
+    if len(found) < 2:
+        return f"no pooled {GATING_CONTROL} calibration offset (measured in {len(found)} arms)"
+    st = pooled.two_stage(found)
+    text = (f"pooled {GATING_CONTROL} calibration offset {st['exponent']:+.3f} "
+            f"[{st['ci_low']:+.3f}, {st['ci_high']:+.3f}]")  # fmt: skip
+    return f"{text} exceeds ±{MAX_OFFSET:g}" if abs(st["exponent"]) > MAX_OFFSET else ""
+
+
+def pooled_section(
+    df: pd.DataFrame, margin, offsets: dict
+) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """(text, fits frame, pairs frame) of every group with ≥ 2 target seeds; ``offsets``: arm →
+    the gating control's calibration offset (sampled − exact exponent) where measured."""
+    fits, pairs = {}, {}
+    for m in POOLED_METRICS:
+        fits[m] = pooled.pooled_fits(df, m, margin)
+        pairs[m] = pooled.all_pairs(df, m, margin)
+        for f in fits[m]:
+            if m != "tv" or not f.seeds:
+                continue
+            why = _calibration_gate(f, df, offsets)
+            if why:
+                f.verdict = f"measurement chain is the limit: {why} (fit alone: {f.verdict})"
+            sub = df[df["arm"].isin(_group_arms(df, f.arm))]
+            if (sub.loc[sub["estimator"] == f.estimator, "role"] == "diffusion").any():
+                note = design_note(sub, f.estimator)
+                if note:
+                    f.verdict += f"; {note}"
+    text = pooled.pooled_block(df, margin, POOLED_METRICS, fits=fits, pairs=pairs)
+    frame = pd.DataFrame([f.row() for m in POOLED_METRICS for f in fits[m]])
+    pair_frame = pd.DataFrame([p.row() for m in POOLED_METRICS for p in pairs[m]])
+    return text, frame, pair_frame

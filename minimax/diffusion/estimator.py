@@ -123,6 +123,15 @@ def _chunk(chunk_size, device: str):
 ODE_SAMPLERS = ("heun", "adaptive")
 
 
+def _resolve_spacing(spacing, sizing: str) -> str:
+    """ "auto": log under sizing="theory" (results/ablations/sampler_discretisation: uniform steps
+    add 0.0095 TV at n = 8000 with the true score, log ones none; with a trained network the TV
+    was the same within its CI, results/ablations/spacing_*), uniform under "fixed"."""
+    if spacing == "auto":
+        return "log" if sizing == "theory" else "uniform"
+    return spacing
+
+
 def _resolve_denoise(denoise, sizing: str) -> bool:
     """The final Tweedie step in use: "auto" is off under the theory rule (its T̲ is already
     the blur the rate allows; see DiffusionEstimator), on under the fixed DDPM recipe."""
@@ -170,13 +179,12 @@ class DiffusionEstimator(Estimator):
         against 0.04-0.05 for ancestral/euler on the same fit (D = 1, s = 1 Besov target): the
         learned score memorises at small t and the ODE adds no noise to hide it; ``sample``
         warns); ``variance`` "beta"/"beta_tilde" (ancestral), ``spacing`` of the sampling
-        steps: uniform (default), log, quadratic, or snr (continuous samplers only). Measured
-        (D = 1, s = 0.5 band target, n = 4000, theory rule, 199 ancestral steps down to
-        T̲ = 1.4e-4, M = 20,000-40,000): with the true score (OracleScoreDiffusion) log spacing
-        removes the sampler's error (TV 0.034 ± 0.005 uniform → 0.001 ± 0.005 log); with the
-        trained network it makes the TV worse (0.041 → 0.046; at n = 500 0.072 → 0.106, one
-        fit each): fine steps near T̲ follow the network's poor small-t score, and the coarse
-        uniform steps smooth it. Hence uniform stays the default. ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at T̲): True, False or
+        steps: "auto" (default: log under sizing="theory", uniform under "fixed"), uniform, log,
+        quadratic, or snr (continuous samplers only). With the true score, uniform steps add
+        0.0095 TV to the early-stop blur at n = 8000 (D = 1, s = 1, band) and log steps none
+        (studies/sampler_discretisation.py); with a trained network the TV was the same within
+        its CI (studies/ablation_spacing_*.toml), so the sampler's part of the budget is what
+        log removes (docs/decisions.md). ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at T̲): True, False or
         "auto" (default): False under sizing="theory", True under "fixed". Measured (D = 1,
         s = 1 Besov target, jump at the edge, theory rule, M = 40,000, 2 replicates; studies/
         ablation_denoise_*.toml): at the rule's T̲ the Tweedie step pulls samples towards the
@@ -204,7 +212,7 @@ class DiffusionEstimator(Estimator):
     def __init__(self, process="ddpm", loss="auto", sizing="theory", s=None, sampler="ancestral",
                  *, process_options=None, width=None, depth=None, steps=None, batch_size=None,
                  lr=None, t_min=None, t_end=None, sample_steps=None, variance="beta",
-                 spacing="uniform", denoise="auto", x_finest_scale="auto", x_frequencies=8,
+                 spacing="auto", denoise="auto", x_finest_scale="auto", x_frequencies=8,
                  lr_schedule="cosine", warmup_steps=100, ema_decay=0.995, grad_clip=1.0,
                  heldout_fraction=0.1, eval_every=200, eval_size=8192, patience=8,
                  worse_z=2.0, steps_scale=1.0,
@@ -238,7 +246,7 @@ class DiffusionEstimator(Estimator):
         check_choice("sizing", self.sizing, tuple(SIZING_RULES))
         check_choice("sampler", self.sampler, SAMPLERS)
         check_choice("variance", self.variance, VARIANCES)
-        check_choice("spacing", self.spacing, SPACINGS)
+        check_choice("spacing", self.spacing, (*SPACINGS, "auto"))
         check_choice("boundary", self.boundary, BOUNDARIES)
         _resolve_denoise(self.denoise, self.sizing)
         if self.s is not None:
@@ -257,6 +265,9 @@ class DiffusionEstimator(Estimator):
         if self.chunk_size is not None:
             check_int("chunk_size", self.chunk_size, low=1)
         return process, _check_box(self.box, D), resolve_device(self.device)
+
+    def _spacing(self) -> str:
+        return _resolve_spacing(self.spacing, self.sizing)
 
     def _denoise(self) -> bool:
         return _resolve_denoise(self.denoise, self.sizing)
@@ -388,7 +399,7 @@ class DiffusionEstimator(Estimator):
                 stacklevel=2,
             )
         kw = _sample_kwargs(self.sampler, self.sizing_.sample_steps, self.sizing_.t_min,
-                            self.sizing_.t_end, self.process_, self.spacing)  # fmt: skip
+                            self.sizing_.t_end, self.process_, self._spacing())  # fmt: skip
         gen = torch_generator(rng, self.device_)
         start = time.perf_counter()
         u, info = generate(
@@ -410,7 +421,7 @@ class DiffusionEstimator(Estimator):
         d = {
             "estimator": self.name, "process": self.process, "loss": self._loss(),
             "sizing": self.sizing, "s": self.s, "sampler": self.sampler,
-            "variance": self.variance, "spacing": self.spacing, "denoise": self._denoise(),
+            "variance": self.variance, "spacing": self._spacing(), "denoise": self._denoise(),
             "lr_schedule": self.lr_schedule, "ema_decay": self.ema_decay,
             "x_frequencies": self.x_frequencies,
             "heldout_fraction": self.heldout_fraction, "patience": self.patience,
@@ -455,7 +466,7 @@ class _ControlBase(Estimator):
         D = X.shape[1]
         check_choice("sampler", self.sampler, SAMPLERS)
         check_choice("variance", self.variance, VARIANCES)
-        check_choice("spacing", self.spacing, SPACINGS)
+        check_choice("spacing", self.spacing, (*SPACINGS, "auto"))
         check_choice("boundary", self.boundary, BOUNDARIES)
         process = _build_process(self.process, self.process_options)
         if self.sampler == "ancestral" and self.process != "ddpm":
@@ -479,11 +490,14 @@ class _ControlBase(Estimator):
             u = _reflect_into_box(u, self.box_)
         return self.standardizer_.from_model(torch.as_tensor(u)[None])[0].numpy()
 
+    def _spacing(self) -> str:
+        return _resolve_spacing(self.spacing, getattr(self, "sizing", "fixed"))
+
     def _generate(self, source, m, rng, *, denoise: bool):
         m = check_int("m", m, low=1)
         rng = check_rng("rng", rng)
         kw = _sample_kwargs(self.sampler, self.sample_steps_, self.t_min_, self.t_end_,
-                            self.process_, self.spacing)  # fmt: skip
+                            self.process_, self._spacing())  # fmt: skip
         start = time.perf_counter()
         u, info = generate(
             source, m, sampler=self.sampler, generator=torch_generator(rng, self.device_),
@@ -496,7 +510,7 @@ class _ControlBase(Estimator):
 
     def _describe_common(self) -> dict:
         d = {"estimator": self.name, "process": self.process, "sampler": self.sampler,
-             "variance": self.variance, "spacing": self.spacing, "s": self.s,
+             "variance": self.variance, "spacing": self._spacing(), "s": self.s,
              "standardize": _standardize_name(self.box), "boundary": self.boundary}  # fmt: skip
         if hasattr(self, "t_min_"):
             d.update(n=self.n_, D=self.dim_, t_min=self.t_min_, t_end=self.t_end_,
@@ -626,7 +640,7 @@ class OracleScoreDiffusion(_ControlBase):
 
     def __init__(self, target, process="ddpm", sizing="theory", s=None, sampler="ancestral", *,
                  process_options=None, t_min=None, t_end=None, sample_steps=None,
-                 variance="beta", spacing="uniform", denoise="auto", box=None, boundary="reflect",
+                 variance="beta", spacing="auto", denoise="auto", box=None, boundary="reflect",
                  device="auto", chunk_size=None, oracle_options=None):  # fmt: skip
         self.boundary = boundary
         self.target, self.process, self.sizing, self.s = target, process, sizing, s

@@ -191,6 +191,12 @@ def build_report(
             if out is not None and figures:
                 stem = Path(out) / "figures" / f"rate_{slug(arm)}_{metric}"
                 files += plot_rates(fits, adf[adf["metric"] == metric], metric, arm, stem)
+                if metric == "score":
+                    from minimax.study.figures.score_profile import plot_score_profile
+
+                    for est in dict.fromkeys(f.estimator for f in fits):
+                        stem = Path(out) / "figures" / f"score_profile_{slug(arm)}_{est}"
+                        files += plot_score_profile(adf, est, f"{est}: score error by time", stem)
         budget = budget_table(adf, arm_fits)
         if budget:
             blocks += [f"== {arm} · error budget", budget, ""]

@@ -228,8 +228,15 @@ def oracle_tv(target, spec, n: int, options: dict, X, seed: int) -> list:
     return [_renamed(M.tv(target, y, rng=rng), "oracle_tv"), early_stop_blur(oracle, target)]
 
 
-#: times per score-error evaluation (log-spaced over [T̲, T̄]) and points per time
-SCORE_TIMES, SCORE_POINTS = 12, 2000
+#: the fixed time grid of the score error (the same times at every n, so per-time errors
+#: compare across n; issue 13) and points per time
+SCORE_GRID, SCORE_POINTS = np.geomspace(1e-4, 1.0, 25), 2000
+
+
+def score_times(t_min: float, t_end: float) -> np.ndarray:
+    """T̲, the grid's times inside (T̲, T̄), and T̄: the integral runs over exactly [T̲, T̄]."""
+    inside = SCORE_GRID[(SCORE_GRID > t_min * (1 + 1e-9)) & (SCORE_GRID < t_end * (1 - 1e-9))]
+    return np.concatenate([[t_min], inside, [t_end]])
 
 
 def score_metric(target, est, rng):
@@ -259,7 +266,7 @@ def score_metric(target, est, rng):
     def exact(x, t):
         return oracle.score(torch.as_tensor(x, dtype=torch.float64)[None], t)[0].numpy()
 
-    times = np.geomspace(est.sizing_.t_min, est.sizing_.t_end, SCORE_TIMES)
+    times = score_times(est.sizing_.t_min, est.sizing_.t_end)
     res = score_error(
         learned, exact, model_target, est.process_.marginal, times, m=SCORE_POINTS, rng=rng
     )

@@ -12,15 +12,25 @@ import math
 from collections import Counter
 
 from minimax.study.paper_data import StudyData
-from minimax.study.paper_format import count_words, join_words, tex_num, verdict_phrase
+from minimax.study.paper_format import (
+    count_words,
+    design_phrase,
+    join_words,
+    split_note,
+    tex_num,
+    verdict_phrase,
+)
 from minimax.study.paper_text import (
     arm_words,
     baselines_sentence,
     budget_sentence,
+    budget_words,
     calibration_sentence,
+    changes_sentence,
     design_sentence,
     exploration_sentence,
     fit_words,
+    headline_sentence,
     negative_control_sentence,
     pair_words,
     ratio_sentence,
@@ -54,8 +64,8 @@ def _excluded_words(f) -> str:
 
 
 def _mean_tv(data: StudyData, arm: str, est: str) -> str:
-    ok = data.df[(data.df["status"] == "ok") & (data.df["arm"] == arm)
-                 & (data.df["estimator"] == est) & (data.df["metric"] == "tv")]  # fmt: skip
+    rows = data.unit_rows(arm)
+    ok = rows[(rows["status"] == "ok") & (rows["estimator"] == est) & (rows["metric"] == "tv")]
     if ok.empty:
         return ""
     mean = ok.groupby("n")["value"].mean()
@@ -63,49 +73,68 @@ def _mean_tv(data: StudyData, arm: str, est: str) -> str:
             f"{tex_num(mean.iloc[-1])} at $n={tex_num(int(mean.index[-1]))}$")  # fmt: skip
 
 
+def _pooled_words(f) -> str:
+    """What a pooled fit rests on: "pooled over five seeds (11–15; random-intercept mixed
+    model), per-seed exponents 0.28 to 0.36"."""
+    a = f.per_seed["exponent"].astype(float)
+    a = a[a.notna()]
+    seeds = ", ".join(str(int(v)) for v in f.seeds)
+    text = f"pooled over {count_words(f.J, 'seed')} ({seeds}; {f.model})"
+    if len(a) > 1:
+        text += f", per-seed exponents {tex_num(float(a.min()))} to {tex_num(float(a.max()))}"
+    return text
+
+
+def _verdict_words(f) -> str:
+    verdict, note = split_note(f.verdict)
+    text = verdict_phrase(verdict)
+    if note:
+        text += f"; {design_phrase(note)}"
+    return text
+
+
 def arm_paragraph(data: StudyData, arm: str) -> str:
-    """The results of one arm as a LaTeX paragraph."""
+    """The results of one unit (an arm, or a group of target seeds) as a LaTeX paragraph."""
     out = [f"\\paragraph{{{arm_words(data, arm)}.}}"]
-    f = data.fit(arm, "ddpm")
+    pooled = arm in data.pooled.groups
+    mean = "mean over seeds" if pooled else "mean"
+    f = data.headline(arm, "ddpm")
     if f is not None:
         if f.measured:
-            out.append(f"The DDPM's TV exponent is {fit_words(f)} ($n={tex_num(f.n_min)}$--{tex_num(f.n_max)}, "
-                       f"{count_words(f.n_points, 'size')}, {count_words(f.n_rows, 'row')}): "
-                       f"{verdict_phrase(f.verdict)}.")  # fmt: skip
+            how = (_pooled_words(f) if pooled else
+                   f"{count_words(f.n_points, 'size')}, {count_words(f.n_rows, 'row')}")  # fmt: skip
+            out.append(f"The DDPM's TV exponent is {fit_words(f)} ($n={tex_num(f.n_min)}$--"
+                       f"{tex_num(f.n_max)}, {how}): {_verdict_words(f)}.")  # fmt: skip
         else:
-            out.append(f"The DDPM's TV exponent is {verdict_phrase(f.verdict)}.")
-        out.append(_excluded_words(f).strip())
+            out.append(f"The DDPM's TV exponent is {_verdict_words(f)}.")
+        if not pooled:
+            out.append(_excluded_words(f).strip())
         tv = _mean_tv(data, arm, "ddpm")
         if tv:
-            out.append(f"Its mean TV goes from {tv}.")
-    k = data.fit(arm, "kde")
+            out.append(f"Its TV ({mean}) goes from {tv}.")
+    k = data.headline(arm, "kde")
     if k is not None:
-        s = f"The KDE on the same training sets has exponent {fit_words(k)}: {verdict_phrase(k.verdict)}"
+        s = f"The KDE on the same training sets has exponent {fit_words(k)}: {_verdict_words(k)}"
         tv = _mean_tv(data, arm, "kde")
-        s += f"; its exact TV goes from {tv}." if tv else "."
+        s += f"; its exact TV ({mean}) goes from {tv}." if tv else "."
         out.append(s)
-        pw = pair_words(data.pair(arm, "ddpm", "kde"), "the DDPM", "the KDE")
+        pw = pair_words(data.headline_pair(arm, "ddpm", "kde"), "the DDPM", "the KDE")
         if pw:
-            out.append(f"Paired on those sets, the DDPM's exponent minus the KDE's is {pw}.")
-    b = data.budgets.get(arm)
-    if (
-        b is not None
-        and "oracle-score sampler TV" in b
-        and b["oracle-score sampler TV"].notna().any()
-    ):
-        col = b["oracle-score sampler TV"].dropna()
-        share = col.iloc[-1] / b["total TV"].reindex(col.index).iloc[-1]
-        out.append(f"The true score run through the DDPM's own sampler (its $\\underline{{T}}$, "
-                   f"$\\overline{{T}}$ and steps) has TV {tex_num(col.iloc[0])} at $n={tex_num(int(col.index[0]))}$ "
-                   f"and {tex_num(col.iloc[-1])} at $n={tex_num(int(col.index[-1]))}$, "
-                   f"{tex_num(share, 2)} of the DDPM's TV there: the sampler's own part of the error.")  # fmt: skip
-    sc = data.fit(arm, "ddpm", "score")
-    if sc is not None:
+            where = "within each seed and pooled" if pooled else "on those sets"
+            out.append(f"Paired {where}, the DDPM's exponent minus the KDE's is {pw}.")
+    bw = budget_words(data, arm)
+    if bw:
+        out.append("Error budget: " + bw[0].lower() + bw[1:])
+    for metric, what in (("score_integral", "The time integral of its score error, the quantity "
+                          "the theory bounds,"), ("score", "Its $\\sigma^2$-weighted score error")):  # fmt: skip
+        sc = data.headline(arm, "ddpm", metric)
+        if sc is None:
+            continue
         if sc.measured:
-            out.append(f"Its score error falls with exponent {fit_words(sc)} ($2s/(2s+D)$): "
-                       f"{verdict_phrase(sc.verdict)}.")  # fmt: skip
+            out.append(f"{what} falls with exponent {fit_words(sc)} ($2s/(2s+D)$): "
+                       f"{_verdict_words(sc)}.")  # fmt: skip
         else:
-            out.append(f"Its score-error exponent is {verdict_phrase(sc.verdict)}.")
+            out.append(f"{what} has an exponent that is {_verdict_words(sc)}.")
     out.append(_grid_words(data, arm))
     return " ".join(p for p in out if p) + "\n"
 
@@ -113,8 +142,8 @@ def arm_paragraph(data: StudyData, arm: str) -> str:
 def _grid_words(data: StudyData, arm: str) -> str:
     from minimax.study.paper_budget import _params
 
-    sel = data.df[(data.df["arm"] == arm) & (data.df["estimator"] == "ddpm")
-                  & (data.df["metric"] == "tv") & (data.df["status"] == "ok")]  # fmt: skip
+    rows = data.unit_rows(arm)
+    sel = rows[(rows["estimator"] == "ddpm") & (rows["metric"] == "tv") & (rows["status"] == "ok")]
     p = _params(sel, "estimator_params")
     if not {"t_min", "T"} <= set(p.columns) or sel.empty:
         return ""
@@ -134,25 +163,30 @@ def _grid_words(data: StudyData, arm: str) -> str:
 
 def arms_tex(data: StudyData) -> str:
     head = "% generated by `python -m minimax.study paper`: do not edit\n"
-    return head + "\n".join(arm_paragraph(data, arm) for arm, _, _ in data.arms)
+    return head + "\n".join(arm_paragraph(data, arm) for arm, _, _ in data.units)
 
 
 def text_macros(data: StudyData, exploration: list[StudyData]) -> dict[str, str]:
     """Every generated sentence ``main.tex`` quotes, by macro name."""
-    tv = [f for f in data.fits if f.metric == "tv"]
-    ddpm = [f for f in tv if f.estimator == "ddpm"]
-    kde = [f for f in tv if f.estimator == "kde"]
-    score = [f for f in data.fits if f.metric == "score" and f.estimator == "ddpm"]
+    ddpm = [f for f in data.headline_fits("tv") if f.estimator == "ddpm"]
+    kde = [f for f in data.headline_fits("tv") if f.estimator == "kde"]
+    score = [f for f in data.headline_fits("score_integral") if f.estimator == "ddpm"]
+    score_subject = "time-integrated score-error" if score else "score-error"
+    score = score or [f for f in data.headline_fits("score") if f.estimator == "ddpm"]
+    subject = "pooled DDPM" if data.multi_seed else "DDPM"
     return {
         "DesignSentence": design_sentence(data),
         "TargetsSentence": targets_sentence(data),
-        "AbstractDdpm": verdict_tally(ddpm, "DDPM") + ratio_sentence(ddpm, "DDPM"),
-        "AbstractKde": verdict_tally(kde, "KDE") + ratio_sentence(kde, "KDE"),
+        "HeadlineSentence": headline_sentence(data),
+        "ChangesSentence": changes_sentence(data),
+        "AbstractDdpm": verdict_tally(ddpm, subject) + ratio_sentence(ddpm, subject),
+        "AbstractKde": verdict_tally(kde, subject.replace("DDPM", "KDE"))
+        + ratio_sentence(kde, subject.replace("DDPM", "KDE")),
         "CalibrationSentence": calibration_sentence(data),
         "NegativeControlSentence": negative_control_sentence(data),
         "BaselinesSentence": baselines_sentence(data),
         "BudgetSentence": budget_sentence(data),
-        "ScoreSentence": verdict_tally(score, "score-error"),
+        "ScoreSentence": verdict_tally(score, score_subject),
         "TuningSentence": tuning_sentence(data, exploration),
         "ExplorationSentence": exploration_sentence(exploration),
     }

@@ -1,11 +1,13 @@
-"""The diffusion model's error budget per n for the paper: one frame per arm (issue 7).
+"""The diffusion model's error budget per n for the paper: one frame per unit (an arm, or a
+group of target seeds), from :func:`minimax.study.budget.budget_components` (docs/tv.md §9).
 
-Columns are the components the results table holds: total TV, the oracle-score sampler's TV
-(the true score through the DDPM's own sampler), the TV estimate's noise floor, the mass
-outside the box after and before reflection, the σ²-weighted score error and the loss gap,
-defined once as held-out − training loss (positive: the network fits its training set better
-than fresh data, i.e. memorisation). The noise floor is a property of the TV *measurement*,
-not part of the DDPM's error: it is shown beside the components and never named the largest.
+The parts telescope, TV = blur + sampler + learned: the exact early-stop blur, the sampler's
+discretisation and prior mismatch (oracle-score TV at the DDPM's M − blur) and what the learned
+score adds (TV − oracle-score TV), each with its standard error; ``design share`` is
+(blur + sampler)/TV. Beside them, as diagnostics and never as parts of the error: the TV
+estimate's noise floor (a property of the measurement) and the mass the sampler put outside
+the box before reflection. With the rows of several seeds the means are over every row of the
+unit (budget_components groups by n only).
 """
 
 from __future__ import annotations
@@ -15,25 +17,26 @@ import math
 
 import pandas as pd
 
-from minimax.study.figures import LOSS_GAP
+from minimax.study.budget import Z95, budget_components, learned_part_fit
 
 #: the diffusion model under study: the one whose error budget is drawn
 BUDGET_ESTIMATOR = "ddpm"
-#: names the budget engineer's metrics may carry for the oracle-score sampler's own TV
-ORACLE_TV_METRICS = ("oracle_tv", "sampler_tv", "tv_oracle", "oracle_score_tv")
-BUDGET_COMPONENTS = (
-    "total TV",
-    "oracle-score sampler TV",
-    "TV floor",
-    "outside mass",
-    "outside before reflection",
-    "score error",
-    LOSS_GAP,
-)
-#: the components on the TV scale that belong to the DDPM's error: not the floor (the
-#: measurement's), nor the mass outside before reflection (a diagnostic: reflection folds it
-#: back, and what it leaves wrong is in the total TV)
-ERROR_COMPONENTS = ("oracle-score sampler TV", "outside mass")
+#: the parts of the TV, in order (budget.COMPONENTS' keys; "unsplit" where no oracle ran)
+PARTS = ("blur", "sampler", "learned", "unsplit")
+#: the frame's columns in reading order (each part with its se as "<part>_se")
+BUDGET_COMPONENTS = ("tv", "blur", "sampler", "learned", "unsplit", "design_share", "floor",
+                     "outside")  # fmt: skip
+#: names in words (tables, legends)
+COMPONENT_NAMES = {
+    "tv": "TV",
+    "blur": "early-stop blur",
+    "sampler": "sampler (oracle − blur)",
+    "learned": "learned score (TV − oracle)",
+    "unsplit": "sampler + learned, not split",
+    "design_share": "design share",
+    "floor": "TV floor",
+    "outside": "outside before reflection",
+}
 
 
 def _params(df: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -44,65 +47,55 @@ def _params(df: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame(parsed, index=df.index)
 
 
-def budget_frame(df: pd.DataFrame, arm: str) -> pd.DataFrame:
-    """Mean over replicates, per n, of each error-budget component of the diffusion model in
-    one arm: columns are the components the table holds, plus any further metric of the
-    diffusion model under its own name."""
-    a = df[(df["arm"] == arm) & (df["status"] == "ok")]
-    d = a[a["estimator"] == BUDGET_ESTIMATOR]
-    if d.empty:
+def budget_frame(df: pd.DataFrame, arms=None, estimator: str = BUDGET_ESTIMATOR) -> pd.DataFrame:
+    """The budget of ``estimator`` over the rows of ``arms`` (one label or a list; None: every
+    row of ``df``) as a frame indexed by n: the columns of BUDGET_COMPONENTS the rows hold, each
+    part with its se (``<part>_se``), empty without rows of the estimator."""
+    if arms is not None:
+        df = df[df["arm"].isin([arms] if isinstance(arms, str) else list(arms))]
+    if not (df["estimator"] == estimator).any():
         return pd.DataFrame()
+    comps = budget_components(df, estimator)
+    if not comps:
+        return pd.DataFrame()
+    rows = {}
+    for n, c in comps.items():
+        row = {}
+        for key in BUDGET_COMPONENTS:
+            if key in c and _finite(c[key]):
+                row[key] = float(c[key])
+                if f"{key}_se" in c:
+                    row[f"{key}_se"] = float(c[f"{key}_se"])
+        row["inconsistent"] = ", ".join(c.get("inconsistent", []))
+        rows[int(n)] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    frame.index.name = "n"
+    return frame
 
-    def per_n(rows: pd.DataFrame, col: str = "value") -> pd.Series:
-        return rows.groupby("n")[col].mean()
 
-    out = {}
-    tv = d[d["metric"] == "tv"]
-    params = _params(tv, "estimator_params")
-    if len(tv):
-        out["total TV"] = per_n(tv)
-        if tv["floor"].notna().any():
-            out["TV floor"] = per_n(tv, "floor")
-    oracle = d[d["metric"].isin(ORACLE_TV_METRICS)]
-    if oracle.empty:
-        oracle = a[(a["estimator"] == "oracle-score") & (a["metric"] == "tv")]
-    # an "unresolved" TV has no admissible level: no value to show (a "rising" one is a lower
-    # bound and stays, as it does in the total TV)
-    oracle = oracle[oracle["flag"] != "unresolved"]
-    if len(oracle):
-        out["oracle-score sampler TV"] = per_n(oracle)
-    om = d[d["metric"] == "outside_mass"]
-    if len(om):
-        out["outside mass"] = per_n(om)
-    if "outside_fraction" in params.columns and params["outside_fraction"].notna().any():
-        # the sampler's mass outside the box before boundary='reflect' folds it back
-        out["outside before reflection"] = (
-            params["outside_fraction"].astype(float).groupby(tv["n"]).mean()
-        )
-    sc = d[d["metric"] == "score"]
-    if len(sc):
-        out["score error"] = per_n(sc)
-    gap = d[d["metric"] == "loss_gap"]
-    if len(gap):
-        out[LOSS_GAP] = per_n(gap)
-    elif "loss_gap" in params.columns and params["loss_gap"].notna().any():
-        # recorded by the estimator as heldout_loss − train_loss (diffusion/estimator.py)
-        out[LOSS_GAP] = params["loss_gap"].astype(float).groupby(tv["n"]).mean()
-    known = {"tv", "outside_mass", "score", "loss_gap", "w1", "tv_sampled", *ORACLE_TV_METRICS}
-    for metric in dict.fromkeys(d["metric"]):
-        if metric not in known:
-            out[metric.replace("_", " ")] = per_n(d[d["metric"] == metric])
-    return pd.DataFrame(out).sort_index()
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def ci95(budget: pd.DataFrame, key: str) -> pd.Series:
+    """The 95% half-width of a part per n: 1.96 se (0 for the exact blur; NaN where unknown)."""
+    se = budget.get(f"{key}_se")
+    if se is None:
+        return pd.Series(math.nan, index=budget.index)
+    return Z95 * se.astype(float)
 
 
 def largest_component(budget: pd.DataFrame) -> tuple[str, float, int]:
-    """(name, value, n): the largest positive TV-scale component of the DDPM's error (sampler
-    TV, mass outside the box) at the largest n where one is measured; never the noise floor,
-    which belongs to the measurement. ``("---", nan, 0)`` when none is."""
-    cols = [c for c in ERROR_COMPONENTS if c in budget]
+    """(part, value, n): the largest of blur / sampler / learned at the largest n where one is
+    measured; never the floor or the outside mass (diagnostics), nor the unsplit remainder.
+    ``("---", nan, 0)`` when none is."""
+    cols = [c for c in ("blur", "sampler", "learned") if c in budget]
     if budget.empty or not cols:
         return ("---", math.nan, 0)
-    sub = budget[cols].astype(float).where(lambda x: x > 0).dropna(how="all")
+    sub = budget[cols].astype(float).dropna(how="all")
     if sub.empty:
         return ("---", math.nan, 0)
     last = sub.iloc[-1].dropna()
@@ -110,6 +103,15 @@ def largest_component(budget: pd.DataFrame) -> tuple[str, float, int]:
 
 
 def absent_components(budgets: dict[str, pd.DataFrame]) -> list[str]:
-    """The budget components no arm's frame holds."""
+    """The budget parts (blur, sampler, learned) no unit's frame holds."""
     held = {c for b in budgets.values() for c in b.columns}
-    return [c for c in BUDGET_COMPONENTS if c not in held]
+    return [COMPONENT_NAMES[c] for c in ("blur", "sampler", "learned") if c not in held]
+
+
+def learned_fit(df: pd.DataFrame, arms, label: str, estimator: str = BUDGET_ESTIMATOR):
+    """budget.learned_part_fit over the rows of ``arms`` (several seeds' arms relabelled as one
+    ``label``: the oracle of a row is still that of its own seed and n); None without oracle."""
+    sel = df[df["arm"].isin([arms] if isinstance(arms, str) else list(arms))]
+    if sel.empty:
+        return None
+    return learned_part_fit(sel.assign(arm=label), estimator)

@@ -63,7 +63,7 @@ _LATEX = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "≈": r"$\approx$", "→": r"$\to$", "±": r"$\pm$", "×": r"$\times$", "δ": r"$\delta$",
     "≤": r"$\le$", "≥": r"$\ge$", ">": r"$>$", "<": r"$<$", "−": r"$-$", "σ": r"$\sigma$",
-    "²": r"$^2$", "†": r"\textsuperscript{\dag}", "\x00": r"$\underline{T}$",
+    "²": r"$^2$", "†": r"\textsuperscript{\dag}", "‡": r"\textsuperscript{\ddag}", "\x00": r"$\underline{T}$",
 }  # fmt: skip
 
 
@@ -218,8 +218,37 @@ _GATED = re.compile(r"^measurement chain is the limit: (?P<why>.*) \(fit alone: 
 _W = re.compile(r"CI half-width (?P<w>[\d.]+) (?:>|≤) δ = (?P<m>[\d.]+)")
 
 
+#: where the budget's design note (budget.design_note) starts in a verdict
+_NOTE = "; the design ("
+_SHARE = re.compile(r"(\d+)% at n = (\d+)")
+
+
+def split_note(verdict: str) -> tuple[str, str]:
+    """(the verdict, the budget's design note or "") of a verdict that may carry the note."""
+    i = str(verdict).find(_NOTE)
+    return (verdict, "") if i < 0 else (verdict[:i], verdict[i + 2 :])
+
+
+def design_phrase(note: str) -> str:
+    """The design note as LaTeX prose: "the early-stop blur and the sampler are more than 20%
+    of the TV at n=250 (35%) and 500 (28%): part of the measured decline is set by T̲, not
+    learned" (with LaTeX's escapes and math); "" for no note."""
+    if not note:
+        return ""
+    what = ("the early-stop blur and the sampler are" if "blur + sampler" in note
+            else "the early-stop blur is")  # fmt: skip
+    share = re.search(r"more than (\d+)%", note)
+    at = [f"{n} ({v}\\%)" for v, n in _SHARE.findall(note)]
+    if at:
+        at[0] = f"$n={at[0].split()[0]}$ {at[0].split()[1]}"
+    lim = share.group(1) if share else "20"
+    return (f"{what} more than {lim}\\% of the TV at {join_words(at)}: part of the measured "
+            "decline is set by $\\underline{T}$, not learned")  # fmt: skip
+
+
 def verdict_class(verdict: str) -> str:
     """equivalent / steeper / flatter / unresolved / gated / unmeasured."""
+    verdict = split_note(verdict)[0]
     if _GATED.match(verdict):
         return "gated"
     if verdict.startswith("equivalent"):
@@ -233,13 +262,18 @@ def verdict_class(verdict: str) -> str:
 
 def fit_alone(verdict: str) -> str:
     """The fit's own verdict inside a gated one (the verdict itself otherwise)."""
+    verdict = split_note(verdict)[0]
     m = _GATED.match(verdict)
     return m.group("alone") if m else verdict
 
 
 def short_verdict(verdict: str) -> str:
     """A verdict for a table cell (plain text): "equivalent (±0.05)", "not resolved
-    (w = 0.071)", "not judged†: fit alone flatter", ..."""
+    (w = 0.071)", "not judged†: fit alone flatter", ...; "‡" where the budget's design note
+    applies."""
+    verdict, note = split_note(verdict)
+    if note:
+        return short_verdict(verdict) + "‡"
     m = _GATED.match(verdict)
     if m:
         return f"not judged†: {short_verdict(m.group('alone'))}"
@@ -256,10 +290,11 @@ def short_verdict(verdict: str) -> str:
 def verdict_phrase(verdict: str) -> str:
     """A verdict as the end of a sentence (LaTeX): "equivalent to the theory within
     $\\pm0.05$", "not resolved by this design (90\\% CI half-width 0.071 against the margin
-    0.05)", ..."""
+    0.05)", ...; the budget's design note is left out (:func:`design_phrase` says it)."""
+    verdict = split_note(verdict)[0]
     m = _GATED.match(verdict)
     if m:
-        why = latex_escape(m.group("why"))
+        why = tex_cell(m.group("why"))
         return (
             f"not judged, since {why}; the fit alone would read {verdict_phrase(m.group('alone'))}"
         )

@@ -42,7 +42,10 @@ def design_macros(data: StudyData) -> dict[str, str]:
     cells = df.drop_duplicates(subset=["arm", "n", "replicate", "estimator"])
     m["StudyName"] = latex_escape(str(df["study"].iloc[0]))
     m["ResultsFolder"] = f"\\texttt{{{latex_escape(str(data.folder).rstrip('/'))}}}"
-    m["NumArms"] = tex_num(len(data.arms))
+    m["NumArms"] = tex_num(len(data.units))
+    m["NumSeedArms"] = tex_num(len(data.arms))
+    per_unit = [len(data.unit_arms(u)) for u, _, _ in data.units]
+    m["SeedsPerUnit"] = tex_num(min(per_unit) if per_unit else 0)
     m["NumCells"] = tex_num(len(cells))
     m["NumFailedCells"] = tex_num(int((cells["status"] != "ok").sum()))
     m["NumEstimators"] = tex_num(int(df["estimator"].nunique()))
@@ -87,7 +90,7 @@ def count_macros(data: StudyData) -> dict[str, str]:
     fits whose verdict stands (equivalent, steeper, flatter; never a not-resolved or an
     ungated one)."""
     m = {}
-    tv = [f for f in data.fits if f.metric == "tv"]
+    tv = data.headline_fits("tv")
     for est in sorted(
         {f.estimator for f in tv} | {"ddpm", "kde", "ddpm-fixed-tmin"}, key=estimator_rank
     ):
@@ -112,13 +115,18 @@ def fit_macros(data: StudyData) -> dict[str, str]:
     """One set per fit and per arm: exponent, CI, p-value, theory, the fit with flagged rows
     kept; the DDPM's and KDE's mean TV at the smallest and largest n; a few hyperparameters."""
     m = {}
-    arm_ds = {a: (D, s) for a, D, s in data.arms}
-    for f in data.fits:
-        if f.metric not in ("tv", "score"):
-            continue
+    arm_ds = {a: (D, s) for a, D, s in data.units}
+    prefix = {"tv": "", "score": "Score", "score_integral": "ScoreInt"}
+    for f in [f for metric in prefix for f in data.headline_fits(metric)]:
         D, s = arm_ds[f.arm]
         tag = macro_name(f.estimator, "D", D, "S", float(s))
-        pre = "" if f.metric == "tv" else "Score"
+        pre = prefix[f.metric]
+        if hasattr(f, "J"):  # pooled over target seeds
+            m[f"{pre}Seeds{tag}"] = tex_num(int(f.J))
+            a = f.per_seed["exponent"].astype(float)
+            a = a[np.isfinite(a)]
+            m[f"{pre}SeedExpMin{tag}"] = tex_num(float(a.min()) if len(a) else math.nan)
+            m[f"{pre}SeedExpMax{tag}"] = tex_num(float(a.max()) if len(a) else math.nan)
         m[f"{pre}Exp{tag}"] = tex_num(f.exponent)
         m[f"{pre}ExpLo{tag}"] = tex_num(f.ci_low)
         m[f"{pre}ExpHi{tag}"] = tex_num(f.ci_high)
@@ -129,17 +137,21 @@ def fit_macros(data: StudyData) -> dict[str, str]:
             m[f"FlagExpLo{tag}"] = tex_num(f.flagged_ci_low)
             m[f"FlagExpHi{tag}"] = tex_num(f.flagged_ci_high)
     ok = data.df[data.df["status"] == "ok"]
-    for arm, D, s in data.arms:
+    for arm, D, s in data.units:
         tag = arm_tag(D, s)
+        rows = ok[ok["arm"].isin(data.unit_arms(arm))]
+        pair = data.headline_pair(arm, "ddpm", "kde")
+        if pair is not None and pair.measured:
+            m[f"PairDdpmKde{tag}"] = tex_num(pair.difference, signed=True)
+            m[f"PairDdpmKdeLo{tag}"] = tex_num(pair.ci_low, signed=True)
+            m[f"PairDdpmKdeHi{tag}"] = tex_num(pair.ci_high, signed=True)
         for est in ("ddpm", "kde"):
-            e = ok[(ok["arm"] == arm) & (ok["estimator"] == est) & (ok["metric"] == "tv")]
+            e = rows[(rows["estimator"] == est) & (rows["metric"] == "tv")]
             if len(e):
                 mean = e.groupby("n")["value"].mean()
                 m[f"Tv{macro_name(est)}{tag}First"] = tex_num(mean.iloc[0])
                 m[f"Tv{macro_name(est)}{tag}Last"] = tex_num(mean.iloc[-1])
-        sel = ok[
-            (ok["arm"] == arm) & (ok["estimator"] == BUDGET_ESTIMATOR) & (ok["metric"] == "tv")
-        ]
+        sel = rows[(rows["estimator"] == BUDGET_ESTIMATOR) & (rows["metric"] == "tv")]
         params = _params(sel, "estimator_params")
         for key, name in (("sample_steps", "SampleSteps"), ("T", "GridT"), ("t_min", "TMin")):
             if key in params and len(sel):
@@ -147,18 +159,35 @@ def fit_macros(data: StudyData) -> dict[str, str]:
                 lo, hi = med.iloc[0], med.iloc[-1]
                 conv = int if key != "t_min" else float
                 m[f"{name}{tag}First"], m[f"{name}{tag}Last"] = tex_num(conv(lo)), tex_num(conv(hi))
-        b = data.budgets.get(arm)
-        if b is not None and "oracle-score sampler TV" in b:
-            col = b["oracle-score sampler TV"].dropna()
-            if len(col):
-                m[f"OracleTv{tag}First"], m[f"OracleTv{tag}Last"] = (
-                    tex_num(col.iloc[0]),
-                    tex_num(col.iloc[-1]),
-                )
-                m[f"OracleTv{tag}NFirst"] = tex_num(int(col.index[0]))
-                m[f"OracleTv{tag}NLast"] = tex_num(int(col.index[-1]))
-                total = b["total TV"].reindex(col.index)
-                m[f"OracleTvShare{tag}Last"] = tex_num(col.iloc[-1] / total.iloc[-1], 2)
+        m.update(budget_macros(data.budgets.get(arm), tag))
+        lf = data.learned.get(arm)
+        if lf is not None and lf.measured:
+            m[f"LearnedExp{tag}"] = tex_num(lf.exponent)
+            m[f"LearnedExpLo{tag}"] = tex_num(lf.ci_low)
+            m[f"LearnedExpHi{tag}"] = tex_num(lf.ci_high)
+    return m
+
+
+def budget_macros(b, tag: str) -> dict[str, str]:
+    """A unit's budget at its smallest and largest n: TV, blur, sampler, learned and the design
+    share (``Blur{tag}Last``, ``DesignShare{tag}First``, ...)."""
+    m = {}
+    if b is None or b.empty:
+        return m
+    for key, name in (("tv", "BudgetTv"), ("blur", "Blur"), ("sampler", "Sampler"),
+                      ("learned", "Learned"), ("design_share", "DesignShare")):  # fmt: skip
+        if key not in b:
+            continue
+        col = b[key].astype(float).dropna()
+        if len(col):
+            m[f"{name}{tag}First"], m[f"{name}{tag}Last"] = (
+                tex_num(col.iloc[0]),
+                tex_num(col.iloc[-1]),
+            )
+    m[f"Budget{tag}NFirst"], m[f"Budget{tag}NLast"] = (
+        tex_num(int(b.index[0])),
+        tex_num(int(b.index[-1])),
+    )
     return m
 
 

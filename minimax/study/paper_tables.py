@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from minimax.study.figures import LOSS_GAP
 from minimax.study.figures.rate_plot import ORDER
-from minimax.study.paper_budget import BUDGET_COMPONENTS, BUDGET_ESTIMATOR, _params
+from minimax.study.paper_budget import BUDGET_ESTIMATOR, _params, ci95
 from minimax.study.paper_format import fmt, fmt_p, latex_escape, short_verdict, tex_cell
 from minimax.study.rates import RateFit
 
@@ -29,12 +28,14 @@ HYPER_KEYS = {
     "batch_size": "batch", "lr": "lr", "t_min": "$\\underline{T}$", "T": "grid $T$",
     "sample_steps": "sampling steps", "sampler": "sampler", "loss": "loss",
 }  # fmt: skip
-#: budget columns in LaTeX (two lines where long)
-BUDGET_TEX = {
-    "total TV": "total TV", "oracle-score sampler TV": "sampler TV$^a$", "TV floor": "TV floor$^b$",
-    "outside mass": "outside$^c$", "outside before reflection": "outside, raw$^c$",
-    "score error": "score error", LOSS_GAP: "loss gap$^d$",
-}  # fmt: skip
+#: the budget table's parts (frame column, Markdown name, LaTeX name)
+BUDGET_COLUMNS = (
+    ("tv", "TV", "TV"),
+    ("blur", "early-stop blur", "blur$^a$"),
+    ("sampler", "sampler (oracle − blur)", "sampler$^b$"),
+    ("learned", "learned (TV − oracle)", "learned$^c$"),
+    ("unsplit", "sampler + learned", "not split$^d$"),
+)
 
 
 @dataclass
@@ -150,14 +151,19 @@ def exponent_table(fits: list[RateFit], df: pd.DataFrame, metric: str = "tv") ->
                  rules_after=rules, wrap=True, hidden=("p",))  # fmt: skip
 
 
-def hyperparameter_table(df: pd.DataFrame, estimator: str = BUDGET_ESTIMATOR) -> Table | None:
+def hyperparameter_table(df: pd.DataFrame, estimator: str = BUDGET_ESTIMATOR,
+                         units: dict | None = None) -> Table | None:  # fmt: skip
     """The hyperparameters the diffusion model actually used at each (D, s, n): the median over
     replicates of its recorded ``estimator_params`` (steps_run and best_step vary by replicate:
     their range is shown), and M, the samples drawn per TV evaluation. Columns with one value
-    in every row are moved to a note (``Table.constant``)."""
+    in every row are moved to a note (``Table.constant``). ``units``: label -> arms (a group of
+    target seeds is one block of rows, medians over all its rows)."""
     sel = df[(df["estimator"] == estimator) & (df["metric"] == "tv") & (df["status"] == "ok")]
     if sel.empty:
         return None
+    if units:
+        of = {a: u for u, arms in units.items() for a in arms}
+        sel = sel.assign(arm=sel["arm"].map(of).fillna(sel["arm"]))
     params = _params(sel, "estimator_params")
     keys = [k for k in HYPER_KEYS if k in params.columns]
     rows, rules = [], []
@@ -246,42 +252,140 @@ def target_table(df: pd.DataFrame, measured: dict | None = None) -> Table:
     """The targets: D, s, p, boundary, the nominal L1 smoothness recorded by the target, the
     two ``measured`` values (by arm), TV to the uniform density, certified pdf bounds."""
     rows = []
+    seeded = "target_seed" in df and df["target_seed"].nunique() > 1
     for arm, D, s in arms_in_order(df):
         r = df[df["arm"] == arm].iloc[0]
         tp = json.loads(r["target_params"]) if isinstance(r.get("target_params"), str) else {}
         mod, det = (measured or {}).get(arm, (math.nan, math.nan))
         rows.append([
             str(D), f"{s:g}", f"{float(r['p']):g}", str(r["boundary"]),
+            *([str(int(r["target_seed"]))] if seeded else []),
             fmt(tp.get("smoothness_l1", math.nan), 2, fixed=True), fmt(mod, 2, fixed=True),
             fmt(det, 2, fixed=True), fmt(tp.get("tv_to_uniform", math.nan)),
             fmt(tp.get("pdf_min_certified", math.nan)), fmt(tp.get("pdf_max_certified", math.nan)),
         ])  # fmt: skip
-    columns = ["D", "s", "p", "boundary", "L1 smoothness", "measured (modulus)",
+    seed = ["seed"] if seeded else []
+    columns = ["D", "s", "p", "boundary", *seed, "L1 smoothness", "measured (modulus)",
                "measured (details)", "TV to uniform", "min q", "max q"]  # fmt: skip
-    tex_columns = ["$D$", "$s$", "$p$", "boundary", "nominal", "$\\omega_m$ slope",
+    tex_columns = ["$D$", "$s$", "$p$", "boundary", *seed, "nominal", "$\\omega_m$ slope",
                    "detail slope", "TV to unif.", "$\\min q$", "$\\max q$"]  # fmt: skip
-    return Table(columns, rows, "rrrlrrrrrr", tex_columns=tex_columns)
+    return Table(columns, rows, "rrrl" + "r" * len(seed) + "rrrrrr", tex_columns=tex_columns)
 
 
-def budget_table(budgets: dict[str, pd.DataFrame], arms) -> Table:
-    """Per (D, s, n) the means of each budget component any arm holds."""
-    comps = [c for c in BUDGET_COMPONENTS if any(c in b for b in budgets.values())]
-    comps += sorted({c for b in budgets.values() for c in b.columns} - set(BUDGET_COMPONENTS))
-    rows, rules = [], []
-    for arm, D, s in arms:
-        b = budgets.get(arm)
+def _pm(value: float, half: float, digits: int = 4) -> tuple[str, str]:
+    """(plain, LaTeX) of "value ± half" (the half-width left out where it is 0 or unknown)."""
+    if not math.isfinite(value):
+        return "---", "---"
+    v = f"{value:.{digits}f}"
+    if not math.isfinite(half) or half == 0:
+        return v, tex_cell(v)
+    h = f"{half:.{digits}f}"
+    return f"{v} ± {h}", f"{tex_cell(v)}\\,$\\pm$\\,{h}"
+
+
+def budget_table(budgets: dict[str, pd.DataFrame], units) -> Table:
+    """Per (unit, n) the DDPM's TV and its parts, each ± its 95% half-width (1.96 se; the exact
+    blur has none), and the design share (blur + sampler)/TV. ``units``: (label, D, s) in
+    order; the parts shown are those some unit holds (budget.budget_components)."""
+    parts = [c for c in BUDGET_COLUMNS if any(c[0] in b for b in budgets.values())]
+    rows, tex, rules = [], [], []
+    for unit, D, s in units:
+        b = budgets.get(unit)
         if b is None or b.empty:
             continue
         for n, r in b.iterrows():
-            rows.append([str(D), f"{s:g}", str(int(n)), *[fmt(r.get(c, math.nan)) for c in comps]])
+            head = [str(D), f"{s:g}", str(int(n))]
+            cells = [_pm(float(r.get(k, math.nan)), float(ci95(b, k).loc[n])) for k, _, _ in parts]
+            share = float(r.get("design_share", math.nan))
+            share_txt = f"{100 * share:.0f}%" if math.isfinite(share) else "---"
+            rows.append([*head, *(c[0] for c in cells), share_txt])
+            tex.append([*head, *(c[1] for c in cells), tex_cell(share_txt)])
         rules.append(len(rows) - 1)
     return Table(
-        columns=["D", "s", "n", *comps],
-        tex_columns=["$D$", "$s$", "$n$", *[BUDGET_TEX.get(c, latex_escape(c)) for c in comps]],
+        columns=["D", "s", "n", *(c[1] for c in parts), "design share"],
+        tex_columns=["$D$", "$s$", "$n$", *(c[2] for c in parts), "design$^e$"],
         cells=rows,
-        align="rrr" + "r" * len(comps),
+        tex_cells=tex,
+        align="rrr" + "r" * len(parts) + "r",
         rules_after=rules[:-1],
     )
+
+
+def _seeds_text(seeds) -> str:
+    seeds = sorted(int(s) for s in seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def pooled_exponent_table(fits, units, metric: str = "tv") -> Table:
+    """The headline over target seeds: per (D, s, estimator) the pooled exponent [95% CI]
+    (t on J − 1 df), the theory, J and the seeds, the range of the per-seed exponents, the
+    primary estimate (mixed model or two-stage) and the verdict (the pooled section's: the
+    calibration gate and the design note included). ``fits``: GroupFits (arms with one seed:
+    their RateFit, J = 1)."""
+    order = {u: (D, s, i) for i, (u, D, s) in enumerate(units)}
+    sel = sorted((f for f in fits if f.metric == metric and f.arm in order),
+                 key=lambda f: (*order[f.arm], estimator_rank(f.estimator)))  # fmt: skip
+    rows, tex, rules = [], [], []
+    for i, f in enumerate(sel):
+        D, s, _ = order[f.arm]
+        ci = f"[{fmt(f.ci_low, fixed=True)}, {fmt(f.ci_high, fixed=True)}]" if f.measured else "---"
+        per = getattr(f, "per_seed", None)
+        a = (per["exponent"].astype(float) if per is not None and len(per)
+             else pd.Series([f.exponent]))  # fmt: skip
+        a = a[np.isfinite(a)]
+        spread = (
+            f"{fmt(a.min(), fixed=True)} to {fmt(a.max(), fixed=True)}" if len(a) > 1 else "---"
+        )
+        J = getattr(f, "J", 1 if f.measured else 0)
+        seeds = _seeds_text(getattr(f, "seeds", ()) or ())
+        model = getattr(f, "model", "per-arm fit")
+        head = [str(D), f"{s:g}", f.estimator]
+        body = [fmt(f.exponent, fixed=True), ci, fmt(f.theory), str(J), seeds or "---", spread,
+                model]  # fmt: skip
+        rows.append([*head, *body, f.verdict])
+        name = TEX_NAMES.get(f.estimator, latex_escape(f.estimator))
+        tex.append([*map(tex_cell, head[:2]), name, *map(tex_cell, body),
+                    tex_cell(short_verdict(f.verdict))])  # fmt: skip
+        if i + 1 < len(sel) and sel[i + 1].arm != f.arm:
+            rules.append(i)
+    theory = "$2s/(2s+D)$" if metric.startswith("score") else "$s/(2s+D)$"
+    return Table(
+        columns=["D", "s", "estimator", "exponent", "95% CI", "theory", "J", "seeds",
+                 "per-seed range", "estimate", "verdict"],  # fmt: skip
+        tex_columns=["$D$", "$s$", "estimator", "$\\hat a$", "95\\% CI", theory, "$J$", "seeds",
+                     "per seed", "estimate", "verdict"],  # fmt: skip
+        cells=rows, tex_cells=tex, align="rrlrlrrllll", rules_after=rules, wrap=True,
+        hidden=("seeds", "estimate"),
+    )  # fmt: skip
+
+
+def per_seed_table(fits, units, metric: str = "tv") -> Table:
+    """The appendix: per (D, s, estimator, target seed) the seed's own exponent ± se (its
+    log-link fit, CRV3 by n), the rows it fitted and its verdict (GroupFits only)."""
+    order = {u: (D, s, i) for i, (u, D, s) in enumerate(units)}
+    sel = sorted((f for f in fits if f.metric == metric and f.arm in order
+                  and getattr(f, "per_seed", None) is not None),
+                 key=lambda f: (*order[f.arm], estimator_rank(f.estimator)))  # fmt: skip
+    rows, tex, rules = [], [], []
+    for f in sel:
+        D, s, _ = order[f.arm]
+        for r in f.per_seed.itertuples():
+            cells = [str(D), f"{s:g}", f.estimator, str(int(r.target_seed)),
+                     fmt(r.exponent, fixed=True), fmt(r.se, fixed=True), str(int(r.rows)),
+                     str(r.verdict)]  # fmt: skip
+            rows.append(cells)
+            tex.append([*map(tex_cell, cells[:2]),
+                        TEX_NAMES.get(f.estimator, latex_escape(f.estimator)),
+                        *map(tex_cell, cells[3:7]), tex_cell(short_verdict(str(r.verdict)))])  # fmt: skip
+        if rows:
+            rules.append(len(rows) - 1)
+    return Table(
+        columns=["D", "s", "estimator", "seed", "exponent", "se", "rows", "verdict"],
+        tex_columns=["$D$", "$s$", "estimator", "seed", "$\\hat a_j$", "se", "rows", "verdict"],
+        cells=rows, tex_cells=tex, align="rrlrrrrl", rules_after=rules[:-1], wrap=True,
+    )  # fmt: skip
 
 
 def exploration_table(studies: list[tuple[str, pd.DataFrame, list[RateFit]]]) -> Table:

@@ -10,13 +10,15 @@ fits is flatter and three are not resolved by this design").
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 
 from minimax.study.calibration import MAX_OFFSET
-from minimax.study.figures import LOSS_GAP, target_title
-from minimax.study.paper_budget import largest_component
+from minimax.study.figures import target_title
+from minimax.study.paper_budget import ci95, largest_component
 from minimax.study.paper_data import StudyData
 from minimax.study.paper_format import (
     count_words,
@@ -25,7 +27,9 @@ from minimax.study.paper_format import (
     latex_escape,
     number_word,
     sentence_case,
+    split_note,
     tally,
+    tex_cell,
     tex_ci,
     tex_num,
     tex_p,
@@ -47,9 +51,9 @@ PREDICATES = {
     "unmeasured": "could not be measured",
 }
 COMPONENT_WORDS = {
-    "oracle-score sampler TV": "the oracle-score sampler's TV",
-    "outside mass": "the mass outside the box after reflection",
-    "outside before reflection": "the mass the sampler puts outside the box before reflection",
+    "blur": "the early-stop blur",
+    "sampler": "the sampler's discretisation and prior mismatch",
+    "learned": "the learned score's part",
 }
 
 
@@ -60,7 +64,7 @@ def name(est: str) -> str:
 def arm_words(data: StudyData, arm: str) -> str:
     """The human title of an arm, with its symbols in math: "Besov, $D=2$, $s=1.5$, jump at
     the boundary"."""
-    r = data.df[data.df["arm"] == arm].iloc[0]
+    r = data.unit_rows(arm).iloc[0]
     words = target_title(r["target"], r["D"]).split(",")[0]
     parts = [words, f"$D={int(r['D'])}$", f"$s={float(r['s']):g}$"]
     if float(r["p"]) != 2.0:
@@ -78,7 +82,7 @@ def fit_words(f) -> str:
 def arm_phrase(data: StudyData, arm: str) -> str:
     """An arm inside a sentence: "the Besov target with $D=1$, $s=1$ and a jump at the
     boundary"."""
-    r = data.df[data.df["arm"] == arm].iloc[0]
+    r = data.unit_rows(arm).iloc[0]
     kind = target_title(r["target"], r["D"]).split(",")[0]
     sym = [f"$D={int(r['D'])}$", f"$s={float(r['s']):g}$"]
     if float(r["p"]) != 2.0:
@@ -110,7 +114,7 @@ def verdict_tally(fits, subject: str) -> str:
         head = tally(len(fits), [(rest[k], PREDICATES[k]) for k in PREDICATES if k != "gated"]
                      + [(len(gated), "cannot be judged yet")], subject=subject)[:-1]  # fmt: skip
     text = (f"{head}: a TV estimated from samples is not calibrated in this study "
-            f"({latex_escape(why)}).")  # fmt: skip
+            f"({tex_cell(why)}).")  # fmt: skip
     if len(alone) == 1 and len(gated) > 1:
         k = next(iter(alone))
         text += f" Taken alone, {'both' if len(gated) == 2 else 'all ' + number_word(len(gated))} {PREDICATES[k]}."
@@ -146,12 +150,18 @@ def design_sentence(data: StudyData) -> str:
         parts.append(f"from $n={tex_num(int(sizes[0]))}$ to {tex_num(int(sizes[-1]))} "
                      f"({count_words(len(sizes), 'size')}, {dec:.1f} decades) in $D={int(D)}$")  # fmt: skip
     reps = int(df.groupby(["arm", "n", "estimator"])["replicate"].nunique().min())
+    if data.multi_seed:
+        J = min(len(data.unit_arms(u)) for u, _, _ in data.units)
+        per = "one training set" if reps == 1 else count_words(reps, "training set")
+        return (f"{join_words(parts)}, on {number_word(J)} target functions per class with {per} "
+                "per function and $n$")  # fmt: skip
     return f"{join_words(parts)}, with {count_words(reps, 'replicate')} per $n$"
 
 
 def targets_sentence(data: StudyData) -> str:
     """ "four Besov targets, $s=0.5$, 1 and 2 in $D=1$ and $s=1.5$ in $D=2$" """
-    df = data.df.drop_duplicates("arm")
+    df = data.df.assign(arm=data.df["arm"].map(
+        {a: u for u, _, _ in data.units for a in data.unit_arms(u)})).drop_duplicates("arm")  # fmt: skip
     kinds = join_words(sorted({target_title(k, 1).split(",")[0] for k in df["target"]}))
     per_d = []
     for D, g in df.groupby("D"):
@@ -162,10 +172,42 @@ def targets_sentence(data: StudyData) -> str:
         "smooth": "a density vanishing smoothly at the boundary",
     }
     b = join_words(bounds.get(v, v) for v in sorted(df["boundary"].unique()))
-    return f"{count_words(len(df), kinds + ' target')}: {join_words(per_d)}, with {b}"
+    what = count_words(len(df), kinds + (" class" if data.multi_seed else " target"),
+                       kinds + " classes" if data.multi_seed else None)  # fmt: skip
+    return f"{what}: {join_words(per_d)}, with {b}"
+
+
+def pooled_calibration_sentence(data: StudyData) -> str:
+    """The KDE's sampled − exact exponent offset pooled over each group's seeds: the gate of
+    the pooled sampled-TV verdicts (pooled_report)."""
+    clauses, within, groups = [], 0, [u for u, _, _ in data.units if u in data.pooled.groups]
+    for unit in groups:
+        off = data.pooled.offset(unit)
+        if "exponent" not in off:
+            clauses.append(f"not measurable in {arm_phrase(data, unit)} (measured on "
+                           f"{count_words(off['J'], 'seed')})")  # fmt: skip
+            continue
+        within += abs(off["exponent"]) <= MAX_OFFSET
+        clauses.append(f"{tex_num(off['exponent'], signed=True)} "
+                       f"{tex_ci(off['ci_low'], off['ci_high'], signed=True)} over "
+                       f"{number_word(off['J'])} seeds in {arm_phrase(data, unit)}")  # fmt: skip
+    if not clauses:
+        return ("This study scored no explicit-density control from its own samples, so every "
+                "pooled verdict on a sampled-TV exponent is withheld.")  # fmt: skip
+    return (f"Scored from its own samples at the DDPM's $M$, the KDE's exponent moves by "
+            f"{join_words(clauses)} (sampled $-$ exact on the same rows, pooled over target "
+            f"seeds). A pooled verdict on a sampled-TV exponent stands where this offset is within "
+            f"$\\pm{MAX_OFFSET:g}$: "
+            + (("here it is" if within else "here it is not") if len(groups) == 1 else
+               ("in both targets" if len(groups) == 2 else f"in all {number_word(within)} targets")
+               if within == len(groups) else
+               f"in {number_word(within)} of the {number_word(len(groups))} targets")
+            + ".")  # fmt: skip
 
 
 def calibration_sentence(data: StudyData) -> str:
+    if data.multi_seed:
+        return pooled_calibration_sentence(data)
     if not data.calibration:
         return ("This study scored no explicit-density control from its own samples, so the "
                 "exponent offset the sampled-TV chain introduces is unknown here, and every "
@@ -194,13 +236,13 @@ def pair_words(p, a: str, b: str) -> str:
 
 
 def negative_control_sentence(data: StudyData) -> str:
-    arms = [a for a, _, _ in data.arms if data.fit(a, "ddpm-fixed-tmin")]
+    arms = [a for a, _, _ in data.units if data.headline(a, "ddpm-fixed-tmin")]
     if not arms:
         return "This study ran no negative control."
     out = []
     for arm in arms:
-        f = data.fit(arm, "ddpm-fixed-tmin")
-        p = data.pair(arm, "ddpm", "ddpm-fixed-tmin")
+        f = data.headline(arm, "ddpm-fixed-tmin")
+        p = data.headline_pair(arm, "ddpm", "ddpm-fixed-tmin")
         s = f"For {arm_phrase(data, arm)}, the DDPM with frozen $\\underline{{T}}$ has exponent "
         s += (fit_words(f) if f.measured else "no measurable exponent") + "."
         if p is not None and p.measured:
@@ -216,7 +258,9 @@ def negative_control_sentence(data: StudyData) -> str:
 
 
 def baselines_sentence(data: StudyData) -> str:
+    unit_of = {a: u for u, _, _ in data.units for a in data.unit_arms(u)}
     ok = data.df[(data.df["status"] == "ok") & (data.df["metric"] == "tv")]
+    ok = ok.assign(arm=ok["arm"].map(unit_of).fillna(ok["arm"]))
     roles = data.roles()
     trivial = [e for e, r in roles.items() if r == "trivial"]
     if not trivial:
@@ -235,40 +279,187 @@ def baselines_sentence(data: StudyData) -> str:
     return f"{head} beat{'s' if len(trivial) == 1 else ''} {join_words(losses)}; every other estimator beats them at every $n$."
 
 
+def _pm_words(b, key: str, n: int) -> str:
+    """ "0.0056" or "0.0120 $\\pm$ 0.0021" (95\\%) for one part at one n."""
+    v = float(b.loc[n, key])
+    h = float(ci95(b, key).loc[n])
+    return tex_num(v) if not math.isfinite(h) or h == 0 else f"{tex_num(v)}~$\\pm$~{tex_num(h)}"
+
+
+def budget_words(data: StudyData, unit: str) -> str:
+    """One unit's budget in prose: the parts at the smallest and the largest n with their 95%
+    CIs, the design share, the largest part, and the learned part's own exponent. Where the
+    oracle-score TV is unresolved at the DDPM's M (or absent), the sampler and the learned score
+    are one remainder, TV − blur, and the text says so."""
+    b = data.budgets.get(unit)
+    if b is None or b.empty or not {"blur", "learned", "unsplit"} & set(b.columns):
+        return ""
+    n0, n1 = int(b.index[0]), int(b.index[-1])
+    names = {"blur": "early-stop blur", "sampler": "sampler", "learned": "learned score",
+             "unsplit": "the rest (learned score and sampler, not split)"}  # fmt: skip
+    at = []
+    for n in (n0, n1):
+        parts = [k for k in ("blur", "sampler", "learned", "unsplit")
+                 if k in b and math.isfinite(float(b.loc[n, k]))]  # fmt: skip
+        words = join_words(f"{names[k]} {_pm_words(b, k, n)}" for k in parts)
+        at.append(f"at $n={tex_num(n)}$ the TV {_pm_words(b, 'tv', n)} splits into {words}")
+    text = sentence_case("; ".join(at)) + " (95\\% CIs)."
+    lost = [int(n) for n in b.index if "unsplit" in b and math.isfinite(float(b.loc[n, "unsplit"]))
+            and "blur" in b]  # fmt: skip
+    if lost and "learned" in b:
+        text += (f" At {count_words(len(lost), 'size')} of $n$ "
+                 f"({join_words(f'${tex_num(n)}$' for n in lost)}) most oracle-score TVs are flagged "
+                 "unresolved at the DDPM's $M$ (too small to measure), so the sampler's part is not "
+                 "split from the learned score's there.")  # fmt: skip
+    elif lost and (data.unit_rows(unit)["metric"] == "oracle_tv").any():
+        text += (" At every $n$ most oracle-score TVs are flagged unresolved at the DDPM's $M$: the "
+                 "sampler's own part is too small for that resolution to measure, so it is not "
+                 "split from the learned score's.")  # fmt: skip
+    elif lost:
+        text += (" No oracle-score TV was run, so the sampler's part is not split from the learned "
+                 "score's.")  # fmt: skip
+    if "design_share" in b:
+        sh = b["design_share"].astype(float)
+        what = (
+            "(blur + sampler)/TV"
+            if "sampler" in b and not lost
+            else "blur/TV where the sampler is not split"
+        )
+        text += (f" The design's share, {what}, goes from "
+                 f"{tex_num(100 * sh.iloc[0], 0)}\\% to {tex_num(100 * sh.iloc[-1], 0)}\\%.")  # fmt: skip
+    comp, value, n = largest_component(b)
+    split_last = "learned" in b and math.isfinite(float(b["learned"].iloc[-1]))
+    if comp != "---" and split_last:
+        text += (f" At $n={tex_num(n)}$ the largest part is {COMPONENT_WORDS[comp]} "
+                 f"({tex_num(value / float(b.loc[n, 'tv']), 2)} of the TV).")  # fmt: skip
+    elif "blur" in b and "unsplit" in b:
+        blur, rest = float(b["blur"].iloc[-1]), float(b["unsplit"].iloc[-1])
+        tv = float(b["tv"].iloc[-1])
+        text += (f" At $n={tex_num(n1)}$ the exact blur is {tex_num(blur / tv, 2)} of the TV and the "
+                 f"unsplit rest {tex_num(rest / tv, 2)}.")  # fmt: skip
+    bad = [x for x in b.get("inconsistent", pd.Series(dtype=str)) if x]
+    if bad:
+        text += (f" At {count_words(len(bad), 'size')} of $n$ a part is below 0 by more than two "
+                 "standard errors: a sampled TV reads low there.")  # fmt: skip
+    lf = data.learned.get(unit)
+    if lf is not None and lf.measured:
+        text += (" The learned part alone, TV $-$ oracle-score TV per row (TV $-$ blur where the "
+                 f"oracle's TV is unresolved), falls with exponent {fit_words(lf)}.")  # fmt: skip
+    return text
+
+
 def budget_sentence(data: StudyData) -> str:
+    """The budget of every unit, in prose (``BudgetSentence``)."""
     if not data.budgets:
         return "This results table holds no error budget of the DDPM."
-    tops = {a: largest_component(b) for a, b in data.budgets.items()}
-    parts = []
-    for arm, (comp, value, n) in tops.items():
-        if comp == "---":
-            continue
-        total = float(data.budgets[arm]["total TV"].loc[n])
-        parts.append(f"{COMPONENT_WORDS.get(comp, latex_escape(comp))} for {arm_phrase(data, arm)} "
-                     f"({tex_num(value)} at $n={tex_num(n)}$, {tex_num(value / total, 2)} of its "
-                     "total TV)")  # fmt: skip
-    missing = sum(t[0] == "---" for t in tops.values())
-    if parts:
-        text = f"At the largest $n$ where one is measured, the largest TV-scale part of the DDPM's error is {join_words(parts)}."
-        if missing:
-            text += (f" For the other {count_words(missing, 'target')} no part of the error besides "
-                     "its total is measured (no oracle-score run, no mass left outside the box).")  # fmt: skip
-    else:
-        text = ("No part of the DDPM's error besides its total is measured in this table (no "
-                "oracle-score run, no mass left outside the box).")  # fmt: skip
-    ratios = [float(b["TV floor"].iloc[-1] / b["total TV"].iloc[-1]) for b in data.budgets.values()
-              if "TV floor" in b and b["total TV"].iloc[-1] > 0]  # fmt: skip
-    if ratios:
-        text += (" The noise floor of the TV estimate, a property of the measurement rather than of "
-                 f"the DDPM, is at most {tex_num(max(ratios), 2)} of the total TV there.")  # fmt: skip
-    gaps = [float(b[LOSS_GAP].iloc[-1]) for b in data.budgets.values() if LOSS_GAP in b]
-    if gaps:
-        pos = sum(g > 0 for g in gaps)
-        text += (" The loss gap (held-out $-$ training loss, positive where the network fits its "
-                 "training set better than fresh data) is positive at the largest $n$ in "
-                 f"{number_word(pos)} of the {number_word(len(gaps))} targets"
-                 + (f", at most {tex_num(max(gaps))}." if pos else ": no sign of memorisation."))  # fmt: skip
+    out, missing = [], 0
+    for unit, _, _ in data.units:
+        words = budget_words(data, unit)
+        if words:
+            out.append(f"For {arm_phrase(data, unit)}: " + words[0].lower() + words[1:])
+        elif unit in data.budgets:
+            missing += 1
+    if not out:
+        return ("No part of the DDPM's TV is measured in this table (neither the exact early-stop "
+                "blur nor the oracle-score TV at the DDPM's $M$), so its budget is not split.")  # fmt: skip
+    text = " ".join(out)
+    if missing:
+        text += (f" For the other {count_words(missing, 'target')} the TV is not split (no blur "
+                 "or oracle-score rows).")  # fmt: skip
+    floors = [float(b["floor"].iloc[-1] / b["tv"].iloc[-1]) for b in data.budgets.values()
+              if "floor" in b and b["tv"].iloc[-1] > 0 and math.isfinite(b["floor"].iloc[-1])]  # fmt: skip
+    if floors:
+        text += (" The noise floor of the TV estimate, a property of the measurement and not a "
+                 f"part of the DDPM's error, is at most {tex_num(max(floors), 2)} of the TV at the "
+                 "largest $n$.")  # fmt: skip
     return text
+
+
+def headline_sentence(data: StudyData) -> str:
+    """The headline numbers, one clause per target: the DDPM's (pooled) exponent with its CI
+    against the theory and the verdict, then the paired DDPM $-$ KDE difference."""
+    clauses, pairs = [], []
+    for unit, _, _ in data.units:
+        f = data.headline(unit, "ddpm")
+        if f is None:
+            continue
+        what = fit_words(f) if f.measured else "not measurable"
+        verdict, _ = split_note(f.verdict)
+        clauses.append(f"{what} for {arm_phrase(data, unit)} ({_short(verdict)})")
+        p = data.headline_pair(unit, "ddpm", "kde")
+        if p is not None and p.measured:
+            r = data.unit_rows(unit).iloc[0]
+            pairs.append(f"{tex_num(p.difference, signed=True)} "
+                         f"{tex_ci(p.ci_low, p.ci_high, signed=True)} for $s={float(r['s']):g}$"
+                         f" in $D={int(r['D'])}$ ({pair_short(p.verdict)})")  # fmt: skip
+    if not clauses:
+        return "This study has no DDPM fit."
+    pooled = data.multi_seed
+    J = min((len(data.unit_arms(u)) for u, _, _ in data.units), default=1)
+    head = (f"Pooled over {number_word(J)} target functions per class (the seed a random effect), "
+            "the DDPM's TV exponent is " if pooled else "The DDPM's TV exponent is ")  # fmt: skip
+    text = head + join_words(clauses) + "."
+    if pairs:
+        text += (" Paired on the same training sets, the DDPM's exponent minus the KDE's is "
+                 f"{join_words(pairs)}.")  # fmt: skip
+    return text
+
+
+def pair_short(verdict: str) -> str:
+    """A paired verdict in a parenthesis: "equivalent within $\\pm0.05$", "the DDPM is
+    flatter", "not resolved by this design"."""
+    if verdict.startswith("equivalent"):
+        return "equivalent within $\\pm" + verdict.rsplit("±", 1)[-1] + "$"
+    m = re.match(r"differ: (\S+) (steeper|flatter) than (\S+)$", verdict)
+    if m:
+        return f"{name(m.group(1))} is {m.group(2)} than {name(m.group(3))}"
+    if verdict.startswith("not resolved"):
+        return "not resolved by this design"
+    return latex_escape(verdict)
+
+
+def changes_sentence(data: StudyData) -> str:
+    """The new claims, per target: the DDPM's headline exponent and verdict, the paired
+    difference with the KDE, and the budget at the largest n (``ChangesSentence``)."""
+    out = []
+    for unit, _, _ in data.units:
+        f = data.headline(unit, "ddpm")
+        if f is None:
+            continue
+        verdict, note = split_note(f.verdict)
+        pooled = unit in data.pooled.groups
+        text = (f"for {arm_phrase(data, unit)} the DDPM's TV exponent "
+                + (f"pooled over {count_words(f.J, 'seed')} " if pooled else "")
+                + (f"is {fit_words(f)} ({_short(verdict)})" if f.measured else "is not measurable"))  # fmt: skip
+        p = data.headline_pair(unit, "ddpm", "kde")
+        if p is not None and p.measured:
+            text += (f", the paired DDPM $-$ KDE difference {tex_num(p.difference, signed=True)} "
+                     f"{tex_ci(p.ci_low, p.ci_high, signed=True)}")  # fmt: skip
+        b = data.budgets.get(unit)
+        if b is not None and "blur" in b and "tv" in b:
+            n = int(b.index[-1])
+            tv, blur = float(b.loc[n, "tv"]), float(b.loc[n, "blur"])
+            text += (f"; at $n={tex_num(n)}$ the exact early-stop blur is {tex_num(blur)}, "
+                     f"{100 * blur / tv:.0f}\\% of the TV {tex_num(tv)}")  # fmt: skip
+            if "learned" in b and math.isfinite(float(b.loc[n, "learned"])):
+                text += f", and the learned score's part {_pm_words(b, 'learned', n)}"
+        out.append(text)
+    if not out:
+        return "this study has no DDPM fit."
+    return "; ".join(out) + "."  # follows a colon in main.tex
+
+
+def _short(verdict: str) -> str:
+    """A verdict in a parenthesis: "equivalent within $\\pm0.05$", "not resolved", ..."""
+    cls = verdict_class(verdict)
+    if cls == "gated":
+        return f"not judged: the calibration gate; the fit alone: {_short(fit_alone(verdict))}"
+    return {
+        "equivalent": "equivalent within $\\pm" + verdict.rsplit("±", 1)[-1] + "$",
+        "steeper": "steeper than the theory",
+        "flatter": "flatter than the theory",
+        "unresolved": "not resolved by this design",
+    }.get(cls, latex_escape(verdict))
 
 
 def tuning_sentence(data: StudyData, exploration: list[StudyData]) -> str:
@@ -284,8 +475,15 @@ def tuning_sentence(data: StudyData, exploration: list[StudyData]) -> str:
         return (f"The headline study's targets ({own}) are those the recipe was tuned on (the tuning "
                 f"studies used {other}): its verdicts are exploratory too, and a confirmatory study "
                 "needs targets never used for tuning.")  # fmt: skip
-    return (f"The headline study's targets ({own}) were never used for tuning (the tuning studies "
+    tuned_ds = {(int(D), float(s)) for e in exploration
+                for D, s in e.df[["D", "s"]].drop_duplicates().itertuples(index=False)}  # fmt: skip
+    fresh = [f"$D={D}$, $s={s:g}$" for _, D, s in data.units if (D, s) not in tuned_ds]
+    text = (f"The headline study's targets ({own}) were never used for tuning (the tuning studies "
             f"used {other}): its verdicts are confirmatory.")  # fmt: skip
+    if fresh:
+        text += (f" No tuning study given to this paper used the class "
+                 f"{join_words(dict.fromkeys(fresh))} at all.")  # fmt: skip
+    return text
 
 
 def exploration_sentence(exploration: list[StudyData]) -> str:

@@ -40,12 +40,14 @@ def exponent_figure(fits, arms: dict, roles: dict | None = None):
     ests = list(dict.fromkeys(f.estimator for f in tv))
     s_all = np.array([arms[f.arm][1] for f in tv], dtype=float)
     step = 0.05 * max(float(np.ptp(s_all)), 0.5) / max(len(ests) - 1, 1)
+    if any(getattr(f, "per_seed", None) is not None for f in tv):
+        step *= 2.5  # room for each seed's exponent beside the pooled one
     grid = np.linspace(max(0.05, s_all.min() - 0.25), s_all.max() + 0.25, 200)
     with matplotlib.rc_context(FIGURE_STYLE):
         width = COLUMN_WIDTH_IN if len(dims) == 1 else TEXT_WIDTH_IN
         fig = Figure(figsize=(width, 2.4), layout="constrained")
         axes = fig.subplots(1, len(dims), squeeze=False, sharey=True)[0]
-        hollow = False
+        hollow = seeds_drawn = False
         for ax, D in zip(axes, dims, strict=True):
             ax.plot(grid, tv_exponent(grid, D), color="k", lw=1.0)
             ax.axhline(0, color="0.7", lw=0.5)
@@ -61,6 +63,13 @@ def exponent_figure(fits, arms: dict, roles: dict | None = None):
                         mfc, hollow = "white", True
                     ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt=st.marker, ms=3.5,
                                 capsize=1.5, color=st.color, mfc=mfc, elinewidth=0.8)  # fmt: skip
+                    per_seed = getattr(f, "per_seed", None)  # a fit pooled over target seeds
+                    if per_seed is not None and len(per_seed):
+                        a = per_seed["exponent"].astype(float).to_numpy()
+                        a = a[np.isfinite(a)]
+                        ax.scatter(np.full(len(a), x + 0.3 * step), a, s=3, color=st.color,
+                                   alpha=0.6, linewidths=0, marker=st.marker)  # fmt: skip
+                        seeds_drawn = True
             ax.set_title(f"D = {D}")
             ax.set_xlabel("smoothness s")
         axes[0].set_ylabel(r"TV exponent $a$ (error $\propto n^{-a}$), 95% CI")
@@ -70,6 +79,9 @@ def exponent_figure(fits, arms: dict, roles: dict | None = None):
             st = estimator_style(est)
             handles.append(Line2D([], [], color=st.color, marker=st.marker, ms=3.5, ls=""))
             labels.append(st.label)
+        if seeds_drawn:
+            handles.append(Line2D([], [], color="0.25", marker="o", ms=1.8, ls="", alpha=0.6))
+            labels.append("small: each target seed's own exponent")
         if hollow:
             handles.append(Line2D([], [], color="0.25", marker="o", ms=3.5, ls="", mfc="white"))
             labels.append("open: every usable row flagged; fit of the flagged rows (lower bounds)")

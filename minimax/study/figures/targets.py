@@ -21,17 +21,23 @@ CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"
 PER_ROW = 3
 
 
-def target_figure(targets: list[tuple[str, object]], grid: int = 1001, image: int = 300):
+def target_figure(targets: list[tuple], grid: int = 1001, image: int = 300):
     """A Figure of ``targets`` (pairs of a short label and a Target with ``dim``, ``support``
-    and ``pdf``); None when there are none."""
+    and ``pdf``; or triples (panel title, label, target): the 1-D curves of one title share a
+    panel, e.g. the target seeds of one class); None when there are none."""
     if not targets:
         return None
     import matplotlib
     from matplotlib.figure import Figure
 
-    curves = [(lab, t) for lab, t in targets if t.dim == 1]
-    maps = [(lab, t) for lab, t in targets if t.dim >= 2]
-    panels = (1 if curves else 0) + len(maps)
+    targets = [t if len(t) == 3 else ("D = 1", *t) for t in targets]
+    curve_panels: dict[str, list] = {}
+    for title, lab, t in targets:
+        if t.dim == 1:
+            curve_panels.setdefault(title, []).append((lab, t))
+    maps = [(lab, t) for _, lab, t in targets if t.dim >= 2]
+    curves = [c for cs in curve_panels.values() for c in cs]
+    panels = len(curve_panels) + len(maps)
     cols = min(panels, PER_ROW)
     rows = -(-panels // cols)
     with matplotlib.rc_context(FIGURE_STYLE):
@@ -40,11 +46,12 @@ def target_figure(targets: list[tuple[str, object]], grid: int = 1001, image: in
         for ax in axes[panels:]:
             ax.set_visible(False)
         k = 0
-        if curves:
+        legend_rows = max((len(cs) for cs in curve_panels.values()), default=0)
+        for panel_title, panel_curves in curve_panels.items():
             ax = axes[k]
             k += 1
             handles, labels = [], []
-            for i, (label, t) in enumerate(curves):
+            for i, (label, t) in enumerate(panel_curves):
                 lo, hi = np.asarray(t.support, dtype=float)[0]
                 x = np.linspace(lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo), grid)
                 (line,) = ax.plot(x, t.pdf(x[:, None]), color=CURVE_COLORS[i % len(CURVE_COLORS)],
@@ -53,10 +60,10 @@ def target_figure(targets: list[tuple[str, object]], grid: int = 1001, image: in
                 labels.append(label)
             ax.set_xlabel("x")
             ax.set_ylabel("q(x)")
-            ax.set_title("D = 1")
+            ax.set_title(panel_title)
             ax.set_ylim(bottom=0)
             ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.22),
-                      frameon=False, ncol=1)  # fmt: skip
+                      frameon=False, ncol=1 if len(panel_curves) < 4 else 2)  # fmt: skip
         for label, t in maps:
             ax = axes[k]
             k += 1
@@ -79,12 +86,17 @@ def target_figure(targets: list[tuple[str, object]], grid: int = 1001, image: in
             legend_below(fig, [], [])
         fig.set_size_inches(
             TEXT_WIDTH_IN * cols / PER_ROW,
-            2.3 * rows + (legend_height([c[0] for c in curves], 1, 0.12) if curves else 0),
+            2.3 * rows
+            + (
+                legend_height(range(legend_rows), 1 if legend_rows < 4 else 2, 0.12)
+                if curves
+                else 0
+            ),
         )
     return fig
 
 
-def plot_targets(targets: list[tuple[str, object]], stem: Path) -> list[Path]:
+def plot_targets(targets: list[tuple], stem: Path) -> list[Path]:
     """:func:`target_figure` written as ``stem.png|pdf``; no file when there is no target."""
     fig = target_figure(targets)
     return [] if fig is None else save_figure(fig, stem)

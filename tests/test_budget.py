@@ -158,3 +158,13 @@ def test_learned_part_fit_recovers_the_exponent_a_constant_oracle_part_hides():
     from minimax.study.rates import fit_rate
 
     assert fit_rate(df, "tv", "ddpm", arm="a").exponent < fit.ci_low
+
+
+def test_an_unresolved_oracle_tv_is_not_split_off_as_the_sampler_part():
+    df = synthetic(oracle=True, blur=True)
+    sel = (df["metric"] == "oracle_tv") & (df["n"] == 8000)
+    df.loc[sel, "flag"] = "unresolved"
+    c = budget_components(df, "ddpm")[8000]
+    assert c.get("sampler_unresolved") and "sampler" not in c and "learned" not in c
+    assert c["unsplit"] == pytest.approx(c["tv"] - c["blur"])
+    assert "sampler part not resolved at n = 8000" in budget_table(df)

@@ -44,6 +44,14 @@ BAD = [
     (["rate", "--sampler", "euler2"], "sampler='euler2' is not allowed: expected one of"),
     (["rate", "--set", "ddpm.lrr=1e-3"], "set ddpm.lrr=0.001 is not allowed (did you mean lr?)"),
     (["rate", "--set", "kde.bogus=1"], "set kde.bogus=1 is not allowed: kde takes bandwidth"),
+    (
+        ["rate", "--estimators", "gan,kde", "--set", "gan.stepz=10"],
+        "set gan.stepz=10 is not allowed",
+    ),
+    (
+        ["rate", "--estimators", "vae", "--set", "vae.depth=two"],
+        "set vae.depth='two' is not allowed",
+    ),
     (["rate", "--set", "kde.order=two"], "set kde.order='two' is not allowed: expected an integer"),
     (
         ["rate", "--set", "ddpm.ema_decay=x"],

@@ -114,7 +114,7 @@ COMPONENTS = {
     "blur": "early-stop blur (exact: TV(q, q blurred at T̲))",
     "sampler": "sampler: discretisation + prior mismatch (oracle-score TV − blur)",
     "learned": "learned score: TV − oracle-score TV",
-    "unsplit": "sampler + learned score, not separated (add oracle_tv to the metrics)",
+    "unsplit": "sampler + learned score, not separated (no oracle run, or its TV unresolved)",
 }
 #: the share of the TV above which the design parts (blur + sampler) are said to shape the rate
 DESIGN_SHARE = 0.2
@@ -151,6 +151,16 @@ def _means(df, metric: str, estimator: str):
     return out
 
 
+def _unresolved_share(df, metric: str, estimator: str) -> dict[int, float]:
+    """Per n, the fraction of a shared metric's units flagged ``unresolved``."""
+    sel = df[(df["metric"] == metric) & (df["estimator"] == estimator) & (df["status"] == "ok")]
+    if "flag" not in sel or sel.empty:
+        return {}
+    unit = [c for c in ("arm", "target_seed", "n") if c in sel]
+    sel = sel.drop_duplicates(unit)
+    return {int(n): float((g["flag"] == "unresolved").mean()) for n, g in sel.groupby("n")}
+
+
 def _loss_gaps(df, estimator: str, key: str = "loss_gap"):
     """Per-n mean of an estimator_params entry of the TV rows: by default the held-out −
     training loss of the kept network; ``outside_fraction``: its samples outside the box
@@ -183,7 +193,9 @@ def budget_components(df, estimator: str) -> dict[int, dict[str, float]]:
 
     blur: the exact TV of the early stop alone (``blur_tv``, docs/tv.md §8);
     sampler: oracle-score TV − blur, the true score through the same sampler at the same M;
-    learned: TV − oracle-score TV. The parts telescope to the TV by construction; the check that
+    learned: TV − oracle-score TV. Where most oracle TVs at an n are flagged unresolved (too
+    small for the DDPM's M), the sampler's part is not split off: ``sampler_unresolved`` is set
+    and unsplit = TV − blur. The parts telescope to the TV by construction; the check that
     can fail is their sign: a part below 0 by more than 2 se means one of the sampled TVs reads
     low (``inconsistent`` lists such parts). unsplit: TV − blur (or TV) when there is no oracle
     run. Diagnostics beside the parts: floor (the TV estimator's null floor, a property of the
@@ -193,12 +205,19 @@ def budget_components(df, estimator: str) -> dict[int, dict[str, float]]:
     tv = _means(df, "tv", estimator)
     outside = _means(df, "outside_mass", estimator) | _loss_gaps(df, estimator, "outside_fraction")
     oracle, blur = _means(df, "oracle_tv", estimator), _means(df, "blur_tv", estimator)
+    unresolved = _unresolved_share(df, "oracle_tv", estimator)
     out = {}
     for n, (value, se, floor) in tv.items():
         c = {"tv": value, "tv_se": se, "floor": floor, "outside": outside.get(n, (math.nan,))[0]}
         if n in blur:
             c["blur"], c["blur_se"] = blur[n][0], 0.0
-        if n in oracle:
+        if n in oracle and unresolved.get(n, 0.0) > 0.5 and n in blur:
+            # most oracle TVs at this n are flagged unresolved (too small for the DDPM's M):
+            # the sampler's part is not measured; TV − blur is the learned part plus it
+            c["sampler_unresolved"] = True
+            c["unsplit"], c["unsplit_se"] = value - c["blur"], se
+            c["design"], c["design_se"] = c["blur"], 0.0
+        elif n in oracle:
             o, o_se = oracle[n][:2]
             c["learned"], c["learned_se"] = value - o, _hypot(se, o_se)
             if n in blur:
@@ -223,7 +242,8 @@ def budget_components(df, estimator: str) -> dict[int, dict[str, float]]:
 
 def learned_part_fit(df, estimator: str):
     """The rate fit of the learned part alone, TV − oracle-score TV per row (the oracle of the
-    same unit: arm, target seed, n), against s/(2s+D); None without oracle rows. The blur and
+    same unit: arm, target seed, n; where that is flagged unresolved, TV − the exact blur, which
+    then holds the sampler's part too), against s/(2s+D); None without oracle rows. The blur and
     the sampler fall with n by the design (T̲ follows the rate), so this is the exponent of what
     the network adds."""
     from minimax.study.rates import fit_rate
@@ -233,7 +253,14 @@ def learned_part_fit(df, estimator: str):
     if tv.empty or orc.empty:
         return None
     keys = [k for k in ("arm", "target_seed", "n") if k in sel]
-    ref = orc.drop_duplicates(keys)[[*keys, "value"]].rename(columns={"value": "_oracle"})
+    ref = orc.drop_duplicates(keys)
+    blur = sel[sel["metric"] == "blur_tv"].drop_duplicates(keys)
+    if "flag" in ref and len(blur):  # an unresolved oracle TV: subtract the exact blur instead
+        ref = ref.merge(
+            blur[[*keys, "value"]].rename(columns={"value": "_blur"}), on=keys, how="left"
+        )
+        ref["value"] = ref["value"].where(ref["flag"] != "unresolved", ref["_blur"])
+    ref = ref[[*keys, "value"]].rename(columns={"value": "_oracle"})
     rows = tv.merge(ref, on=keys, how="inner")
     if rows.empty:
         return None
@@ -299,7 +326,10 @@ def budget_table(df, fits=()) -> str:
         score = _means(df, "score_integral", est) or _means(df, "score", est)
         base = {b: _means(df, "tv", b) for b in trivial}
         split = any("learned" in c for c in comps.values())
+        some = any("unsplit" in c for c in comps.values())
         cols = ("blur", "sampler", "learned") if split else ("blur", "unsplit")
+        if split and some:
+            cols = ("blur", "sampler", "learned", "unsplit")
         head = (f"{'n':>8}  {'TV ± 95%':>16}" + "".join(f"{k:>16}" for k in cols)
                 + f"{'design':>8}{'floor':>7}{'outside':>9}{'score':>9}{'loss gap':>10}  beats")  # fmt: skip
         lines = [f"-- error budget of {est}: TV = " + " + ".join(cols)
@@ -325,6 +355,13 @@ def budget_table(df, fits=()) -> str:
             f"largest component at n = {n_max}: {COMPONENTS.get(name, name)} = {value:.4f} "
             f"({share:.0%} of TV {comps[n_max]['tv']:.4f})"
         )
+        lost = [n for n, c in sorted(comps.items()) if c.get("sampler_unresolved")]
+        if lost:
+            lines.append(
+                "sampler part not resolved at n = " + ", ".join(map(str, lost)) + ": most "
+                "oracle-score TVs there are flagged unresolved at the DDPM's M (too small to "
+                "measure); unsplit = TV − blur holds the learned part and the sampler's together"
+            )  # fmt: skip
         bad = [(n, k) for n, c in sorted(comps.items()) for k in c["inconsistent"]]
         if bad:
             lines.append(
@@ -337,7 +374,8 @@ def budget_table(df, fits=()) -> str:
         learned = learned_part_fit(df, est) if df["arm"].nunique() == 1 else None
         if learned is not None and learned.measured:
             lines.append(
-                f"learned part alone (TV − oracle-score TV per row): exponent {learned.exponent:.3f} "
+                f"learned part alone (TV − oracle-score TV, or − blur where that is unresolved, per "
+                f"row): exponent {learned.exponent:.3f} "
                 f"[{learned.ci_low:.3f}, {learned.ci_high:.3f}] vs s/(2s+D) = {learned.theory:.3f}"
             )
         g = gap.get(n_max)

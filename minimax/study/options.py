@@ -28,6 +28,8 @@ BUILTIN_CLASSES = {
     "ddpm-fixed-tmin": [("minimax.diffusion", "DiffusionEstimator")],
     "empirical-score": [("minimax.diffusion", "EmpiricalScoreDiffusion")],
     "oracle-score": [("minimax.diffusion", "OracleScoreDiffusion")],
+    "gan": [("minimax.generative", "GANEstimator")],
+    "vae": [("minimax.generative", "VAEEstimator")],
 }
 #: constructor arguments a study supplies itself (the truth), never an option
 _NOT_OPTIONS = ("self", "target")

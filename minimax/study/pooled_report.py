@@ -59,6 +59,18 @@ def pooled_section(
                 if note:
                     f.verdict += f"; {note}"
     text = pooled.pooled_block(df, margin, POOLED_METRICS, fits=fits, pairs=pairs)
+    labels = dict.fromkeys(pooled._SEED.sub("", str(a)) for a in df["arm"].unique())
+    cal = []
+    for label in labels:
+        found = [offsets[a] for a in _group_arms(df, label) if a in offsets]
+        if len(found) >= 2:
+            st = pooled.two_stage(found)
+            cal.append(f"{label}: {GATING_CONTROL} sampled − exact {st['exponent']:+.3f} "
+                       f"[{st['ci_low']:+.3f}, {st['ci_high']:+.3f}] over {len(found)} seeds "
+                       f"(a pooled sampled-TV verdict stands where |offset| ≤ {MAX_OFFSET:g})")  # fmt: skip
+    if text and cal:
+        text += "-- pooled calibration of the sampled TV (95% CI, t with J − 1 df)\n"
+        text += "\n".join(cal) + "\n"
     frame = pd.DataFrame([f.row() for m in POOLED_METRICS for f in fits[m]])
     pair_frame = pd.DataFrame([p.row() for m in POOLED_METRICS for p in pairs[m]])
     return text, frame, pair_frame

@@ -1,4 +1,4 @@
-"""Ablation: how much TV the DDPM's own sampler adds with the true score (docs/tv.md §8).
+"""Ablation: how much TV the DDPM's own sampler adds with the true score (docs/tv.md §9).
 
     python studies/sampler_discretisation.py [--out results/ablations/sampler_discretisation]
 

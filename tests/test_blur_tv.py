@@ -1,4 +1,4 @@
-"""The exact early-stop blur TV against answers computed another way (docs/tv.md §8)."""
+"""The exact early-stop blur TV against answers computed another way (docs/tv.md §9)."""
 
 from __future__ import annotations
 

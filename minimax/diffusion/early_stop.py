@@ -1,4 +1,4 @@
-"""The early-stop part of a diffusion estimator's error budget, exactly (docs/tv.md §8)."""
+"""The early-stop part of a diffusion estimator's error budget, exactly (docs/tv.md §9)."""
 
 from __future__ import annotations
 

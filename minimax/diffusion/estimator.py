@@ -184,7 +184,8 @@ class DiffusionEstimator(Estimator):
         0.0095 TV to the early-stop blur at n = 8000 (D = 1, s = 1, band) and log steps none
         (studies/sampler_discretisation.py); with a trained network the TV was the same within
         its CI (studies/ablation_spacing_*.toml), so the sampler's part of the budget is what
-        log removes (docs/decisions.md). ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at T̲): True, False or
+        log removes (docs/decisions.md). ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at
+        T̲): True, False or
         "auto" (default): False under sizing="theory", True under "fixed". Measured (D = 1,
         s = 1 Besov target, jump at the edge, theory rule, M = 40,000, 2 replicates; studies/
         ablation_denoise_*.toml): at the rule's T̲ the Tweedie step pulls samples towards the

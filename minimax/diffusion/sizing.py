@@ -14,11 +14,11 @@ by the user. Rules (``SIZING_RULES``):
     0.2 · n^{-1/(2s+D)} (data standardised to unit scale). For VP-type processes σ² ≈ β(0) t at
     small t, so T̲ ≈ C n^{-2/(2s+D)}: the T̲ = n^{-c} of the theorem with c = 2/(2s+D), small enough
     that the Gaussian blur it leaves costs ≲ n^{-s/(2s+D)} for s ≤ 2, and no smaller (a smaller T̲
-    only adds variance and memorisation, docs/theory.md §8.3). On a DDPM grid the estimators adapt
-    the grid to T̲ (``refined_ddpm``: a grid time within a relative 1/(2T) of it), so T̲
-    follows the rule exactly rather than being rounded up to the default 1/1000 grid. The constant 0.2 against 0.5 (D = 2, s = 1.5 smooth-boundary
-    target, one fit each, M = 200,000, scratch runs): TV 0.105 vs 0.138 at n = 1000 and 0.076
-    vs 0.102 at n = 8000; with 0.5 the blur of T̲ costs more than it saves (in D = 1, s = 1 the
+    only adds variance and memorisation, docs/theory.md §8.3). On a DDPM grid the estimators
+    adapt the grid to T̲ (``aligned_grid``: a grid time within 0.1 % of it), so T̲ follows the
+    rule exactly rather than being rounded up to the default 1/1000 grid. The constant 0.2
+    against 0.5 (D = 2, s = 1.5 smooth-boundary target, one fit each, M = 200,000, scratch
+    runs): TV 0.105 vs 0.138 at n = 1000 and 0.076 vs 0.102 at n = 8000; with 0.5 the blur of T̲ costs more than it saves (in D = 1, s = 1 the
     constants 0.25-1 were within the replicate spread);
   - terminal time T̄: for the OU process of Oko et al., T̄ = 1.5 · s log n / (β (2s+D)), so the
     prior mismatch m(T̄) = n^{-1.5 s/(2s+D)} is below the rate; VP/DDPM/sub-VP/VE keep their
@@ -42,9 +42,9 @@ D = 1, s = 1 Besov target with a jump at the box's edge, one replicate, binned T
 with M = 50,000, whose floor is 0.013): n = 500, 2000, 8000, 32,000 gave TV 0.078, 0.051,
 0.029, 0.029 (slope 0.36 over 500-8000 against s/(2s+D) = 1/3). From n ≈ 8000 on (D = 1,
 s = 1) the rule's T̲ falls below the default DDPM grid's first time 1/T = 0.001; the estimators
-refine the grid (``refined_ddpm``, same continuous β(t)) — now at every n, so that T̲ is exact. At n = 32,000 that moved T̲ from
-0.001 to 0.0005 and TV from 0.029 to 0.031 (one replicate): the flattening seen there is not T̲
-but, at least partly, this check's own floor (0.013) and 64-cell resolution.
+refine the grid (``refined_ddpm``, same continuous β(t)), now at every n so that T̲ is exact.
+At n = 32,000 that moved T̲ from 0.001 to 0.0005 and TV from 0.029 to 0.031 (one replicate):
+the flattening seen there is not T̲ but, at least partly, this check's own floor (0.013) and 64-cell resolution.
 
 The recipe, measured with the tool itself (studies/ablation_*.toml, results/ablations/; theory
 rule, M = 40,000, 2 replicates, band boundary):

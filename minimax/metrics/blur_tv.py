@@ -3,7 +3,7 @@
 With the true score and no discretisation, a sampler that stops at T̲ without a final denoising
 step returns x_T̲ = c + m(x_0 − c) + τ z per axis (x_0 ~ q, z standard normal; m = m(T̲) and
 τ = σ(T̲)·scale from the forward process and the data standardisation, c the box's centre),
-then folds what left the box back in (reflection) or keeps it outside. docs/tv.md §8 derives
+then folds what left the box back in (reflection) or keeps it outside. docs/tv.md §9 derives
 the quadrature: q is taken uniform within each cell of a regular grid of N cells per axis
 (exact cell masses from the target), the per-axis transition of one uniform cell through the
 affine map and the Gaussian is integrated in closed form,

@@ -106,7 +106,7 @@ def _ddpm_sizing(spec: StudySpec) -> list[str]:
 _SAMPLED = ("ddpm", "ddpm-fixed-tmin", "empirical-score", "oracle-score")
 
 
-# -- the error budget of a diffusion estimator, per n (docs/tv.md §8) -------------------------
+# -- the error budget of a diffusion estimator, per n (docs/tv.md §9) -------------------------
 
 #: the parts of a DDPM's TV, in the order the budget table prints them; they telescope,
 #: TV = blur + sampler + learned, each with its own CI
@@ -191,7 +191,7 @@ def _hypot(*se) -> float:
 def budget_components(df, estimator: str) -> dict[int, dict[str, float]]:
     """Per n, the parts of ``estimator``'s TV and their standard errors (key + "_se").
 
-    blur: the exact TV of the early stop alone (``blur_tv``, docs/tv.md §8);
+    blur: the exact TV of the early stop alone (``blur_tv``, docs/tv.md §9);
     sampler: oracle-score TV − blur, the true score through the same sampler at the same M;
     learned: TV − oracle-score TV. Where most oracle TVs at an n are flagged unresolved (too
     small for the DDPM's M), the sampler's part is not split off: ``sampler_unresolved`` is set
@@ -366,7 +366,7 @@ def budget_table(df, fits=()) -> str:
         if bad:
             lines.append(
                 "inconsistent: " + ", ".join(f"{k} < 0 by more than 2 se at n = {n}" for n, k in bad)
-                + " (a sampled TV reads low there; docs/tv.md §8)"
+                + " (a sampled TV reads low there; docs/tv.md §9)"
             )  # fmt: skip
         note = design_note(df, est)
         if note:

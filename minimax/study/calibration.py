@@ -38,7 +38,9 @@ def calibration_fits(adf: pd.DataFrame, **fit_kw) -> list[PairedFit]:
     return out
 
 
-def _gate(pairs: list[PairedFit]) -> PairedFit | None:
+def gating_pair(pairs: list[PairedFit]) -> PairedFit | None:
+    """The calibration pair whose offset gates the arm's sampled-TV verdicts (GATING_CONTROL
+    where the arm has it, else the first), or None."""
     chosen = [p for p in pairs if p.first == f"{GATING_CONTROL} sampled"]
     return (chosen or pairs or [None])[0]
 
@@ -48,7 +50,7 @@ def gate_verdicts(fits, adf: pd.DataFrame, pairs: list[PairedFit]) -> None:
     arm's calibration offset is unknown or above ``MAX_OFFSET``."""
     if "method" not in adf:  # a table that does not say how its TV was measured
         return
-    gate = _gate(pairs)
+    gate = gating_pair(pairs)
     for fit in fits:
         if fit.metric != "tv" or not fit.measured:
             continue

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from minimax.study import pooled
-from minimax.study.calibration import _gate, calibration_fits
+from minimax.study.calibration import calibration_fits, gating_pair
 from minimax.study.pooled_report import POOLED_METRICS, pooled_section
 from minimax.study.rates import DEFAULT_MARGIN
 
@@ -131,7 +131,7 @@ def calibration_offsets(df: pd.DataFrame, margins) -> dict[str, float]:
         if not (adf["metric"] == "tv_sampled").any():
             continue
         margin = margins.get(arm, DEFAULT_MARGIN) if isinstance(margins, dict) else margins
-        gate = _gate(calibration_fits(adf, margin=margin))
+        gate = gating_pair(calibration_fits(adf, margin=margin))
         if gate is not None and gate.measured:
             out[arm] = gate.difference
     return out

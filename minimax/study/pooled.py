@@ -76,7 +76,9 @@ def _mixedlm(y, X, g, slope: bool):
         res = model.fit(reml=True, method=["bfgs", "lbfgs"], **kw)
     flat = any("not positive definite" in str(w.message) for w in caught)
     cov_re = np.asarray(res.cov_re, dtype=float)
-    if not (res.converged and np.isfinite(res.llf) and np.isfinite(cov_re).all()):
+    with np.errstate(divide="ignore"):  # a perfect fit has llf = +inf: "did not converge" below
+        llf = res.llf
+    if not (res.converged and np.isfinite(llf) and np.isfinite(cov_re).all()):
         return res, "the fit did not converge"
     tiny = 1e-4 * res.scale * float(np.mean(var, axis=0)[1]) if var else 0.0
     if slope and (flat or cov_re[1, 1] <= tiny):

@@ -21,7 +21,12 @@ import pandas as pd
 
 from minimax.study import store
 from minimax.study.budget import budget_table, design_note
-from minimax.study.calibration import _gate, calibration_block, calibration_fits, gate_verdicts
+from minimax.study.calibration import (
+    calibration_block,
+    calibration_fits,
+    gate_verdicts,
+    gating_pair,
+)
 from minimax.study.figures import (  # noqa: F401 (COLUMN_WIDTH_IN, rate_figure: re-exported)
     COLUMN_WIDTH_IN,
     METRIC_LABELS,
@@ -157,7 +162,7 @@ def build_report(
             else []
         )
         all_pairs.extend(cals)
-        gate = _gate(cals)
+        gate = gating_pair(cals)
         if gate is not None and gate.measured:
             offsets[arm] = gate.difference
         for metric in report_metrics(adf):

@@ -210,7 +210,7 @@ def oracle_tv(target, spec, n: int, options: dict, X, seed: int) -> list:
     sampler: same sizing rule, T̲, T̄, sampling steps and options), fitted on the unit's first
     data set (for n and the standardisation only), at the DDPM's own M so that both TVs have
     the same resolution. blur_tv: the exact TV of the same sampler without discretisation or
-    prior error (diffusion.early_stop_blur, docs/tv.md §8). Random numbers come from a fourth
+    prior error (diffusion.early_stop_blur, docs/tv.md §9). Random numbers come from a fourth
     child of the first cell's seed, so the cells' own streams are untouched.
     """
     import inspect

@@ -212,3 +212,19 @@ def test_the_kde_control_smooths_as_much_as_the_ddpm_early_stop_blurs():
     target = make_target("besov", D=1, s=1.0, p=2.0, boundary="band", seed=0, n_max=8000)
     half = float(np.diff(target.support[0])[0]) / 2
     assert _kde_kwargs(target, spec)["c"] == pytest.approx(EARLY_STOP_RATIO * half)
+
+
+def test_early_stop_scale_moves_the_blur_by_its_factor():
+    from minimax.diffusion import DiffusionEstimator, OracleScoreDiffusion
+    from minimax.diffusion.estimator import _early_stop_ratio, _process_for_rule
+    from minimax.diffusion.sizing import EARLY_STOP_RATIO
+
+    for scale in (1.0, 0.5):
+        est = DiffusionEstimator(s=1.0, early_stop_scale=scale, box=[[-1, 1]])
+        fine = _process_for_rule(est, est._check_params(1)[0], 1000, 1)
+        sz = est._sizing(1000, 1, fine)
+        m, sigma = (float(v) for v in fine.marginal(np.float64(sz.t_min)))
+        # σ/m at the sized T̲ is the scaled rule's, to the grid's 0.1 %
+        assert sigma / m == pytest.approx(scale * EARLY_STOP_RATIO * 1000 ** (-1 / 3), rel=2e-3)
+    with pytest.raises(ValueError, match="early_stop_scale"):
+        _early_stop_ratio(OracleScoreDiffusion(None, s=1.0, early_stop_scale=0.0))

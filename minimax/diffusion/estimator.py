@@ -153,7 +153,16 @@ def _process_for_rule(est, base, n: int, D: int):
     if (est.process != "ddpm" or est.sizing != "theory" or est.s is None
             or est.t_min is not None or "T" in (est.process_options or {})):  # fmt: skip
         return base
-    return aligned_grid(base, n, D, float(est.s))
+    return aligned_grid(base, n, D, float(est.s), _early_stop_ratio(est))
+
+
+def _early_stop_ratio(est) -> float:
+    """The rule's σ(T̲)/m(T̲) constant times ``early_stop_scale`` (an ablation knob, default 1)."""
+    from minimax.diffusion.sizing import EARLY_STOP_RATIO
+
+    scale = check_real("early_stop_scale", getattr(est, "early_stop_scale", 1.0), low=0.0,
+                       low_open=True)  # fmt: skip
+    return EARLY_STOP_RATIO * scale
 
 
 def _build_process(name: str, options: dict | None):
@@ -184,9 +193,10 @@ class DiffusionEstimator(Estimator):
         0.0095 TV to the early-stop blur at n = 8000 (D = 1, s = 1, band) and log steps none
         (studies/sampler_discretisation.py); with a trained network the TV was the same within
         its CI (studies/ablation_spacing_*.toml), so the sampler's part of the budget is what
-        log removes (docs/decisions.md). ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at
-        T̲): True, False or
-        "auto" (default): False under sizing="theory", True under "fixed". Measured (D = 1,
+        log removes (docs/decisions.md). ``steps_scale`` / ``early_stop_scale`` multiply the
+        rule's training steps and its σ(T̲)/m(T̲) constant 0.2 (ablations; an explicit ``steps``
+        or ``t_min`` is taken as given). ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at
+        T̲): True, False or "auto" (default): False under sizing="theory", True under "fixed". Measured (D = 1,
         s = 1 Besov target, jump at the edge, theory rule, M = 40,000, 2 replicates; studies/
         ablation_denoise_*.toml): at the rule's T̲ the Tweedie step pulls samples towards the
         modes the network learned and the TV rises, e.g. 0.039 with it vs 0.030 without at
@@ -216,11 +226,11 @@ class DiffusionEstimator(Estimator):
                  spacing="auto", denoise="auto", x_finest_scale="auto", x_frequencies=8,
                  lr_schedule="cosine", warmup_steps=100, ema_decay=0.995, grad_clip=1.0,
                  heldout_fraction=0.1, eval_every=200, eval_size=8192, patience=8,
-                 worse_z=2.0, steps_scale=1.0,
+                 worse_z=2.0, steps_scale=1.0, early_stop_scale=1.0,
                  box=None, boundary="reflect",
                  device="auto", chunk_size=None):  # fmt: skip
         self.process = process
-        self.steps_scale = steps_scale
+        self.steps_scale, self.early_stop_scale = steps_scale, early_stop_scale
         self.loss = loss
         self.sizing = sizing
         self.s = s
@@ -294,6 +304,7 @@ class DiffusionEstimator(Estimator):
             width=self.width, depth=self.depth, steps=self.steps, batch_size=self.batch_size,
             lr=self.lr, t_min=self.t_min, t_end=self.t_end, sample_steps=self.sample_steps,
             x_finest_scale=None if isinstance(xs, str) else xs,
+            early_stop_ratio=_early_stop_ratio(self),
         )  # fmt: skip
         scale = check_real("steps_scale", self.steps_scale, low=0.0, low_open=True)
         if self.steps is None and scale != 1.0:  # the rule's budget times a factor (ablations)
@@ -642,7 +653,8 @@ class OracleScoreDiffusion(_ControlBase):
     def __init__(self, target, process="ddpm", sizing="theory", s=None, sampler="ancestral", *,
                  process_options=None, t_min=None, t_end=None, sample_steps=None,
                  variance="beta", spacing="auto", denoise="auto", box=None, boundary="reflect",
-                 device="auto", chunk_size=None, oracle_options=None):  # fmt: skip
+                 device="auto", chunk_size=None, oracle_options=None,
+                 early_stop_scale=1.0):  # fmt: skip
         self.boundary = boundary
         self.target, self.process, self.sizing, self.s = target, process, sizing, s
         self.sampler, self.process_options = sampler, process_options
@@ -650,6 +662,7 @@ class OracleScoreDiffusion(_ControlBase):
         self.variance, self.spacing, self.denoise = variance, spacing, denoise
         self.box, self.device, self.chunk_size = box, device, chunk_size
         self.oracle_options = oracle_options
+        self.early_stop_scale = early_stop_scale
 
     def fit(self, X, rng) -> OracleScoreDiffusion:
         from minimax.targets.gaussian_mixture import GaussianMixture
@@ -661,7 +674,8 @@ class OracleScoreDiffusion(_ControlBase):
             raise ValueError(f"X has dimension {X.shape[1]}: expected D={self.target.dim}")
         self.process_ = _process_for_rule(self, self.process_, self.n_, self.dim_)
         sz = size(self.sizing, self.n_, self.dim_, self.process_, s=self.s, t_min=self.t_min,
-                  t_end=self.t_end, sample_steps=self.sample_steps)  # fmt: skip
+                  t_end=self.t_end, sample_steps=self.sample_steps,
+                  early_stop_ratio=_early_stop_ratio(self))  # fmt: skip
         self.sizing_ = sz
         self.t_min_, self.t_end_, self.sample_steps_ = sz.t_min, sz.t_end, sz.sample_steps
         shift = self.standardizer_.shift[0, 0].numpy()

@@ -170,9 +170,12 @@ def time_for_ratio(process: Process, ratio: float) -> float:
     return hi
 
 
-def theory_early_stop(process: Process, n: int, D: int, s: float) -> float:
-    """The theory rule's T̲ before any grid rounding: σ(T̲)/m(T̲) = 0.2 n^{-1/(2s+D)}."""
-    return time_for_ratio(process, EARLY_STOP_RATIO * n ** (-1.0 / (2 * s + D)))
+def theory_early_stop(process: Process, n: int, D: int, s: float,
+                      ratio: float | None = None) -> float:  # fmt: skip
+    """The theory rule's T̲ before any grid rounding: σ(T̲)/m(T̲) = ratio · n^{-1/(2s+D)}
+    (``ratio`` default EARLY_STOP_RATIO = 0.2)."""
+    ratio = EARLY_STOP_RATIO if ratio is None else ratio
+    return time_for_ratio(process, ratio * n ** (-1.0 / (2 * s + D)))
 
 
 #: σ(T̲)/m(T̲) = EARLY_STOP_RATIO · n^{-1/(2s+D)} (model units: the box's half-width is 1)
@@ -206,12 +209,12 @@ def refined_ddpm(process: Process, t_min: float, below: int = GRID_STEPS_BELOW_T
                         beta_max=sched.beta_max * ratio).process()  # fmt: skip
 
 
-def aligned_grid(process: Process, n: int, D: int, s: float) -> Process:
+def aligned_grid(process: Process, n: int, D: int, s: float, ratio: float | None = None) -> Process:
     """``refined_ddpm`` at the theory rule's T̲, where T̲ is computed on the refined grid itself
     (a grid's discrete marginal moves σ(t) by O(1/(tT)), so T̲ on the default 1/1000 grid is
     off by a few per cent); two passes reach the rule's T̲ to within 0.1%."""
-    fine = refined_ddpm(process, theory_early_stop(process, n, D, s))
-    return refined_ddpm(process, theory_early_stop(fine, n, D, s))
+    fine = refined_ddpm(process, theory_early_stop(process, n, D, s, ratio))
+    return refined_ddpm(process, theory_early_stop(fine, n, D, s, ratio))
 
 
 def rate_exponent(s: float, D: int) -> float:
@@ -220,7 +223,7 @@ def rate_exponent(s: float, D: int) -> float:
 
 
 def size(rule: str, n: int, D: int, process: Process, s: float | None = None,
-         x_frequencies: int = 8, **overrides) -> Sizing:  # fmt: skip
+         x_frequencies: int = 8, early_stop_ratio: float | None = None, **overrides) -> Sizing:  # fmt: skip
     """The budgets of ``rule`` at (n, D, s) for ``process``; keyword overrides replace fields
     (None leaves the rule's value).
 
@@ -249,7 +252,7 @@ def size(rule: str, n: int, D: int, process: Process, s: float | None = None,
         n_in = network_inputs(D, check_int("x_frequencies", x_frequencies, low=0))
         target = mlp_parameter_count(WIDTH_REF, DEPTH, n_in, D) * (n / N_REF) ** (D / (2 * s + D))
         width = width_for(target, DEPTH, n_in, D)
-        t_min = theory_early_stop(process, n, D, s)
+        t_min = theory_early_stop(process, n, D, s, early_stop_ratio)
         if T:  # the nearest grid time: refined_ddpm puts one within a relative 1/(2T) of T̲
             t_min = max(1, round(t_min * T)) / T
         t_end = float(process.t_end)

@@ -216,3 +216,19 @@ def test_agrees_with_tv_exact_on_a_kde(dim, s, n):
     r = tv(q, est.sample(10**6, rng), rng=rng, n_boot=20)
     assert r.flag != "ok" or _within(r, exact.value), (r.value, exact.value, r.se)
     assert r.ci_low <= exact.value + exact.se
+
+
+def test_a_zero_estimate_is_never_flagged_ok():
+    """A one-cell (or cancelling) pick has value, bias bound and se 0: it states no accuracy,
+    so it is unresolved, not ok (found on an oracle-score TV at M = 12,500)."""
+    from minimax.metrics import tv
+    from minimax.metrics.calibration_cases import UnitCube
+
+    rng = np.random.default_rng(3)
+    zeros = 0
+    for _ in range(3):
+        r = tv(UnitCube(1), rng.random((2_000, 1)), rng=rng, floor_samples=False)
+        if r.value <= 1e-12:  # samples of q itself at a small M: often a one-cell pick
+            zeros += 1
+            assert r.flag == "unresolved" and r.details["cells"] == [1, 1]
+    assert zeros >= 1  # the case occurs (seed 3 gives it at the first draw)

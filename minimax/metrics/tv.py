@@ -314,7 +314,10 @@ def tv(
 
     se = _conditional_se(setup, main["parts"], n_boot, rng)
 
-    resolved = main["bias_bound"] <= MAX_BIAS_FRACTION * value and se <= MAX_SE_FRACTION * value
+    # a value of 0 (a one-cell partition, or a cancellation) states no accuracy at all: with
+    # bias bound and se 0 too the two ratios below would otherwise hold trivially
+    resolved = (value > 1e-12 and main["bias_bound"] <= MAX_BIAS_FRACTION * value
+                and se <= MAX_SE_FRACTION * value)  # fmt: skip
     flag = "ok" if resolved else "unresolved"
     quarter, drift, drift_sd, loss = math.nan, math.nan, math.nan, math.nan
     if stability and M // 4 >= 8 * min_expected:

@@ -77,10 +77,22 @@ def _ddpm_sizing(spec: StudySpec) -> list[str]:
     process = make_process(options.get("process", "ddpm"), **(options.get("process_options") or {}))
     fields = ("width", "depth", "steps", "batch_size", "lr", "t_min", "t_end", "sample_steps")
     overrides = {k: v for k, v in options.items() if k in fields}
-    lo, hi = (
-        size(spec.sizing, n, spec.target.D, process, s=spec.target.s, **overrides)
-        for n in (min(spec.n), max(spec.n))
-    )
+    from minimax.diffusion.sizing import EARLY_STOP_RATIO
+
+    ratio = EARLY_STOP_RATIO * float(options.get("early_stop_scale", 1.0))
+    from minimax.diffusion.sizing import aligned_grid
+
+    def sized(n):  # on the grid the estimator itself builds (T̲ exact under the theory rule)
+        grid = process
+        if spec.sizing == "theory" and "t_min" not in overrides:
+            grid = aligned_grid(process, n, spec.target.D, float(spec.target.s), ratio)
+        return size(spec.sizing, n, spec.target.D, grid, s=spec.target.s, early_stop_ratio=ratio,
+                    **overrides)  # fmt: skip
+
+    lo, hi = sized(min(spec.n)), sized(max(spec.n))
+    if "steps" not in overrides and float(options.get("steps_scale", 1.0)) != 1.0:
+        for z in (lo, hi):
+            z.steps = max(1, int(round(float(options["steps_scale"]) * z.steps)))
     recipe = []
     if spec.sizing == "theory":
         denoise = options.get("denoise", "auto")

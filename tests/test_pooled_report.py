@@ -40,3 +40,17 @@ def test_no_pooled_section_without_several_seeds():
     one = df[df["target_seed"] == df["target_seed"].min()]
     text, fits, pairs = pooled_section(one, 0.05, {})
     assert text == "" and fits.empty
+
+
+def test_the_sampled_pair_carries_the_measurement_offset_the_exact_pair_does_not():
+    """DDPM values equal the KDE's up to a constant; the KDE's sampled TV is steeper by 0.05:
+    DDPM − KDE (exact) is 0 and DDPM − KDE (sampled) is −0.05, on every seed."""
+    from minimax.study.pooled import pooled_paired
+    from minimax.study.pooled_report import sampled_pairs
+
+    df = _study(0.05)
+    exact = pooled_paired(df, "ddpm", "kde", "tv", 0.05)[0]
+    same = sampled_pairs(df, 0.05)[0]
+    assert exact.stage["exponent"] == pytest.approx(0.0, abs=1e-9)
+    assert same.stage["exponent"] == pytest.approx(-0.05, abs=1e-9)
+    assert "ddpm − kde (sampled)" in build_report(df).text

@@ -20,7 +20,7 @@ import pandas as pd
 
 from minimax.study import pooled
 from minimax.study.calibration import calibration_fits, gating_pair
-from minimax.study.pooled_report import POOLED_METRICS, pooled_section
+from minimax.study.pooled_report import POOLED_METRICS, pooled_section, sampled_pairs
 from minimax.study.rates import DEFAULT_MARGIN
 
 
@@ -205,6 +205,8 @@ def load_pooled(df: pd.DataFrame, margins) -> Pooled:
             out.fits.append(gf)
         if metric == "tv":
             out.pairs += [GroupPair(p) for p in pooled.all_pairs(df, metric, margin)]
+            # DDPM − KDE with both TVs sampled at the same M (the report's pooled section too)
+            out.pairs += [GroupPair(p) for p in sampled_pairs(df, margin)]
     return out
 
 

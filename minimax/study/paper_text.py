@@ -389,9 +389,14 @@ def headline_sentence(data: StudyData) -> str:
         p = data.headline_pair(unit, "ddpm", "kde")
         if p is not None and p.measured:
             r = data.unit_rows(unit).iloc[0]
+            same = data.headline_pair(unit, "ddpm", "kde (sampled)")
+            also = (f"; {tex_num(same.difference, signed=True)} "
+                    f"{tex_ci(same.ci_low, same.ci_high, signed=True)} with the KDE's TV also "
+                    f"sampled at the DDPM's $M$, {pair_short(same.verdict)}"
+                    if same is not None and same.measured else "")  # fmt: skip
             pairs.append(f"{tex_num(p.difference, signed=True)} "
                          f"{tex_ci(p.ci_low, p.ci_high, signed=True)} for $s={float(r['s']):g}$"
-                         f" in $D={int(r['D'])}$ ({pair_short(p.verdict)})")  # fmt: skip
+                         f" in $D={int(r['D'])}$ ({pair_short(p.verdict)}{also})")  # fmt: skip
     if not clauses:
         return "This study has no DDPM fit."
     pooled = data.multi_seed
@@ -435,6 +440,12 @@ def changes_sentence(data: StudyData) -> str:
         if p is not None and p.measured:
             text += (f", the paired DDPM $-$ KDE difference {tex_num(p.difference, signed=True)} "
                      f"{tex_ci(p.ci_low, p.ci_high, signed=True)}")  # fmt: skip
+            same = data.headline_pair(unit, "ddpm", "kde (sampled)")
+            if same is not None and same.measured:
+                text += (f" (with both TVs sampled at the DDPM's $M$, so that the measurement's "
+                         f"offset cancels: {tex_num(same.difference, signed=True)} "
+                         f"{tex_ci(same.ci_low, same.ci_high, signed=True)}, "
+                         f"{pair_short(same.verdict)})")  # fmt: skip
         b = data.budgets.get(unit)
         if b is not None and "blur" in b and "tv" in b:
             n = int(b.index[-1])

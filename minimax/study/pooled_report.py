@@ -38,6 +38,24 @@ def _calibration_gate(fit, df, offsets: dict) -> str:
     return f"{text} exceeds ±{MAX_OFFSET:g}" if abs(st["exponent"]) > MAX_OFFSET else ""
 
 
+#: the label of the gating control's sampled-TV rows when paired with a sampled model
+SAMPLED_LABEL = f"{GATING_CONTROL} (sampled)"
+
+
+def sampled_pairs(df: pd.DataFrame, margin) -> list:
+    """Pooled paired differences of every diffusion model's sampled TV against the gating
+    control's ``tv_sampled`` (the same M, the same estimator of TV): a difference in which the
+    sampled estimator's own offset cancels, where the DDPM − KDE pair (sampled − exact) carries
+    it."""
+    ctrl = df[(df["estimator"] == GATING_CONTROL) & (df["metric"] == "tv_sampled")]
+    if ctrl.empty:
+        return []
+    relabelled = ctrl.assign(metric="tv", estimator=SAMPLED_LABEL)
+    models = df.loc[(df["role"] == "diffusion") & (df["metric"] == "tv"), "estimator"].unique()
+    rows = pd.concat([df[df["metric"] == "tv"], relabelled], ignore_index=True)
+    return [p for m in models for p in pooled.pooled_paired(rows, m, SAMPLED_LABEL, "tv", margin)]
+
+
 def pooled_section(
     df: pd.DataFrame, margin, offsets: dict
 ) -> tuple[str, pd.DataFrame, pd.DataFrame]:
@@ -71,6 +89,12 @@ def pooled_section(
     if text and cal:
         text += "-- pooled calibration of the sampled TV (95% CI, t with J − 1 df)\n"
         text += "\n".join(cal) + "\n"
+    same = sampled_pairs(df, margin)
+    if text and same:
+        text += ("-- DDPM − KDE with both TVs sampled at the DDPM's M (the measurement's offset "
+                 "cancels in the difference)\n")  # fmt: skip
+        text += "\n".join(p.text() for p in same) + "\n"
+        pairs["tv"] = pairs.get("tv", []) + same
     frame = pd.DataFrame([f.row() for m in POOLED_METRICS for f in fits[m]])
     pair_frame = pd.DataFrame([p.row() for m in POOLED_METRICS for p in pairs[m]])
     return text, frame, pair_frame

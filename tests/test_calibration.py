@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from minimax.study.calibration import MAX_OFFSET, calibration_fits, gate_verdicts
 from minimax.study.rates import fit_rates
@@ -61,3 +62,31 @@ def test_no_control_scored_from_samples_gates_the_sampled_verdict():
     gate_verdicts(fits, df, calibration_fits(df))
     ddpm = next(f for f in fits if f.estimator == "ddpm")
     assert "no explicit-density control scored from samples" in ddpm.verdict
+
+
+def test_the_sampled_pair_cancels_the_measurement_offset():
+    """A DDPM whose sampled TV is the KDE's exact TV times n^-0.04, and a KDE whose sampled TV
+    carries the same n^-0.04: DDPM − KDE exact reads +0.04, DDPM − KDE sampled reads 0."""
+    from minimax.study.calibration import sampled_pair_fits
+    from minimax.study.paired import fit_paired
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for n in (250, 500, 1000, 2000, 4000, 8000):
+        for rep in range(3):
+            e = 0.6 * n ** (-1 / 3) * np.exp(0.05 * rng.standard_normal())
+            shrink = (n / 250) ** -0.04
+            for est, role, metric, v in (("kde", "control", "tv", e),
+                                         ("kde", "control", "tv_sampled", e * shrink),
+                                         ("ddpm", "diffusion", "tv", e * shrink)):  # fmt: skip
+                rows.append(dict(study="t", arm="a", target="besov", D=1, s=1.0, p=2.0,
+                                 boundary="band", n=n, replicate=rep, estimator=est, role=role,
+                                 metric=metric, value=v, se=np.nan, floor=np.nan, flag="ok",
+                                 status="ok", theory=1 / 3))  # fmt: skip
+    df = pd.DataFrame(rows)
+    same = sampled_pair_fits(df)
+    assert len(same) == 1 and same[0].second == "kde (sampled)"
+    assert same[0].difference == pytest.approx(0.0, abs=1e-9)
+    fits = {f.estimator: f for f in fit_rates(df, "tv")}
+    exact = fit_paired(fits["ddpm"], fits["kde"])
+    assert exact.difference == pytest.approx(0.04, abs=1e-9)

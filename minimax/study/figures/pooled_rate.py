@@ -16,17 +16,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minimax.study.figures.rate_plot import KEY_COLOR, _hollow_key, _signed, ordered
+from minimax.study.figures.rate_plot import (
+    KEY_COLOR,
+    _hollow_key,
+    _signed,
+    finish_rate_axes,
+    ordered,
+)
 from minimax.study.figures.style import (
     COLUMN_WIDTH_IN,
     FIGURE_STYLE,
-    METRIC_LABELS,
-    THEORY_LABELS,
     estimator_style,
     exclusion_label,
-    legend_below,
-    legend_height,
-    n_axis,
     save_figure,
 )
 
@@ -50,7 +51,6 @@ def pooled_rate_figure(fits, seed_fits: dict, df: pd.DataFrame, metric: str, tit
         return None
     import matplotlib
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
     keys: dict = {}
     fits = ordered(fits)
@@ -59,26 +59,7 @@ def pooled_rate_figure(fits, seed_fits: dict, df: pd.DataFrame, metric: str, tit
         ax = fig.subplots()
         for fit in fits:
             _draw_group(ax, fit, seed_fits, ok[ok["estimator"] == fit.estimator], keys)
-        n_axis(ax, np.unique(ok["n"].to_numpy()))
-        ax.set_yscale("log")
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-        ax.set_title(title)
-        handles, labels = [], []
-        for fit in fits:
-            st = estimator_style(fit.estimator)
-            handles.append(Line2D([], [], color=st.color, marker=st.marker, ms=3.5))
-            labels.append(pooled_label(fit))
-        theory = next((f.theory for f in fits if math.isfinite(f.theory)), math.nan)
-        order = ("fit", "theory", "floor")
-        for key in sorted(keys, key=lambda k: (order.index(k) if k in order else 3, k)):
-            handle, label = keys[key]
-            if key == "theory" and math.isfinite(theory):
-                label = f"theory slope {THEORY_LABELS.get(metric, 'a')} = {theory:.3f}"
-            handles.append(handle)
-            labels.append(label)
-        rows = max(len(labels), legend_rows)
-        legend_below(fig, handles, labels, ncol=1, rows=rows)
-        fig.set_size_inches(COLUMN_WIDTH_IN, 2.3 + legend_height(range(rows), 1, 0.118))
+        finish_rate_axes(fig, ax, fits, keys, metric, title, ok["n"], pooled_label, legend_rows)
     return fig
 
 

@@ -83,7 +83,6 @@ def rate_figure(fits, df: pd.DataFrame, metric: str, title: str | None = None,
         return None
     import matplotlib
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
     if title is None or ("arm" in df.columns and title in set(df["arm"])):
         title = frame_title(df, title or "")
@@ -94,26 +93,35 @@ def rate_figure(fits, df: pd.DataFrame, metric: str, title: str | None = None,
         ax = fig.subplots()
         for fit in fits:
             _draw_fit(ax, fit, df, keys)
-        n_axis(ax, np.unique(df["n"].to_numpy()))
-        ax.set_yscale("log")
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-        ax.set_title(title)
-        handles, labels = [], []
-        for fit in fits:
-            st = estimator_style(fit.estimator)
-            handles.append(Line2D([], [], color=st.color, marker=st.marker, ms=3.5))
-            labels.append(fit_label(fit))
-        theory = next((f.theory for f in fits if math.isfinite(f.theory)), math.nan)
-        for key in sorted(keys, key=_key_rank):
-            handle, label = keys[key]
-            if key == "theory" and math.isfinite(theory):
-                label = f"theory slope {THEORY_LABELS.get(metric, 'a')} = {theory:.3f}"
-            handles.append(handle)
-            labels.append(label)
-        rows = max(len(labels), legend_rows)
-        legend_below(fig, handles, labels, ncol=1, rows=rows)
-        fig.set_size_inches(COLUMN_WIDTH_IN, 2.3 + legend_height(range(rows), 1, 0.118))
+        finish_rate_axes(fig, ax, fits, keys, metric, title, df["n"], fit_label, legend_rows)
     return fig
+
+
+def finish_rate_axes(fig, ax, fits, keys: dict, metric: str, title, sizes, label_of,
+                     legend_rows: int = 0) -> None:  # fmt: skip
+    """The axes, title and legend every rate figure shares: log n and log error axes, one
+    legend entry per fit (``label_of(fit)``), then the line keys (fit, theory, floor, ...)."""
+    from matplotlib.lines import Line2D
+
+    n_axis(ax, np.unique(np.asarray(sizes)))
+    ax.set_yscale("log")
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(title)
+    handles, labels = [], []
+    for fit in fits:
+        st = estimator_style(fit.estimator)
+        handles.append(Line2D([], [], color=st.color, marker=st.marker, ms=3.5))
+        labels.append(label_of(fit))
+    theory = next((f.theory for f in fits if math.isfinite(f.theory)), math.nan)
+    for key in sorted(keys, key=_key_rank):
+        handle, label = keys[key]
+        if key == "theory" and math.isfinite(theory):
+            label = f"theory slope {THEORY_LABELS.get(metric, 'a')} = {theory:.3f}"
+        handles.append(handle)
+        labels.append(label)
+    rows = max(len(labels), legend_rows)
+    legend_below(fig, handles, labels, ncol=1, rows=rows)
+    fig.set_size_inches(COLUMN_WIDTH_IN, 2.3 + legend_height(range(rows), 1, 0.118))
 
 
 def _key_rank(key: str) -> tuple:

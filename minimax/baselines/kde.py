@@ -41,22 +41,22 @@ import numbers
 
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
-from scipy.signal import fftconvolve
 from scipy.special import ndtr
 
 from minimax.baselines import bandwidth as bw
 from minimax.baselines import kernels
+from minimax.baselines.kde_binned import BinnedGrid
+from minimax.baselines.kde_sums import KernelSums
 from minimax.estimator import Estimator
 from minimax.validation import check_choice, check_int, check_points, check_real, check_rng
 
 RULES = ("theory", "silverman", "scott", "cv")
 BOUNDARIES = ("auto", "none", "reflect", "local")
 EVALUATIONS = ("auto", "exact", "grid")
-_CHUNK = 1 << 21  # pairs per block of the direct sum
 _AUTO_PAIRS = 1 << 20  # above N·n pairs, "auto" evaluation interpolates the binned grid
 
 
-class KDE(Estimator):
+class KDE(KernelSums, BinnedGrid, Estimator):
     """Product-kernel KDE with bandwidth rules, higher-order kernels and boundary correction.
 
     Parameters (stored as given, validated in ``fit``):
@@ -205,94 +205,7 @@ class KDE(Estimator):
         self.cv_at_edge_ = best in (0, factors.size - 1)
         return base * factors[best]
 
-    # ----------------------------------------------------------- internals
-    def _axis_coef(self, d: int, x: np.ndarray) -> np.ndarray:
-        """Kernel coefficients (N, order) at positions x along axis d."""
-        c = np.broadcast_to(self.coef_, (x.shape[0], self.order_)).copy()
-        if self.boundary_ == "local":
-            a, b = self.support_[d]
-            h = self.h_[d]
-            near = (x - a < kernels.CUTOFF * h) | (b - x < kernels.CUTOFF * h)
-            if np.any(near):
-                c[near] = kernels.coefficients(self.order_, (x[near] - b) / h, (x[near] - a) / h)
-        return c
-
-    def _images(self, d: int) -> list[tuple[float, float]]:
-        """(sign, shift) of the mirror images sign·X + shift that reach the box (reflect)."""
-        if self.boundary_ != "reflect":
-            return [(1.0, 0.0)]
-        a, b = self.support_[d]
-        L, reach = b - a, kernels.CUTOFF * self.h_[d]
-        kmax = int(math.ceil((L + reach) / (2 * L))) + 1
-        out = []
-        for k in range(-kmax, kmax + 1):
-            lo, hi = a + 2 * k * L, b + 2 * k * L  # range of X + 2kL
-            if lo <= b + reach and hi >= a - reach:
-                out.append((1.0, 2 * k * L))
-            lo, hi = 2 * a - b + 2 * k * L, a + 2 * k * L  # range of 2a − X + 2kL
-            if lo <= b + reach and hi >= a - reach:
-                out.append((-1.0, 2 * a + 2 * k * L))
-        return out
-
-    def _axis_factor(self, d, x, c, Xd, images):
-        """Σ_images K_x((x − image)/h)/h for x (N, 1), coefficients c (N, 1, order), Xd (1, m)."""
-        h = self.h_[d]
-        acc = kernels.evaluate(c, (x - Xd) / h)
-        if len(images) > 1:
-            a, b = self.support_[d]
-            reach = kernels.CUTOFF * h
-            row = Xd.shape[0] > 1  # (n, 1) pairs for the self term, else one row of data
-            for sign, shift in images:
-                if sign == 1.0 and shift == 0.0:
-                    continue
-                img = sign * Xd + shift
-                # only points within reach of a face have a mirror image that reaches the box
-                near = ((img >= a - reach) & (img <= b + reach)).ravel()
-                if not np.any(near):
-                    continue
-                if row:
-                    acc[near] += kernels.evaluate(c[near], (x[near] - img[near]) / h)
-                else:
-                    acc[:, near] += kernels.evaluate(c, (x - img[:, near]) / h)
-        return acc / h
-
-    def _raw_exact(self, x: np.ndarray) -> np.ndarray:
-        """f̃(x) by chunked direct sums (exact up to the 9h kernel cutoff)."""
-        N, D = x.shape
-        n = self.n_
-        coefs = [self._axis_coef(d, x[:, d])[:, None, :] for d in range(D)]
-        images = [self._images(d) for d in range(D)]
-        out = np.zeros(N)
-        bx = max(1, min(N, _CHUNK // n)) if n <= _CHUNK else 1
-        bX = max(1, _CHUNK // bx)
-        plain = self.order_ == 2 and self.boundary_ == "none"
-        for i0 in range(0, N, bx):
-            i1 = min(N, i0 + bx)
-            for j0 in range(0, n, bX):
-                j1 = min(n, j0 + bX)
-                if plain:  # one exp per pair instead of one per axis
-                    z = x[i0:i1, None, :] / self.h_ - self.X_[None, j0:j1, :] / self.h_
-                    out[i0:i1] += np.exp(-0.5 * np.einsum("ijk,ijk->ij", z, z)).sum(axis=1)
-                    continue
-                prod = 1.0
-                for d in range(D):
-                    prod = prod * self._axis_factor(
-                        d, x[i0:i1, d, None], coefs[d][i0:i1], self.X_[None, j0:j1, d], images[d]
-                    )
-                out[i0:i1] += prod.sum(axis=1)
-        if plain:
-            out *= (2 * np.pi) ** (-D / 2) / np.prod(self.h_)
-        return out / n
-
-    def _self_term(self, X: np.ndarray) -> np.ndarray:
-        """Each point's own contribution n·(1/n)K(X_i − X_i) to n f̃(X_i) (for leave-one-out)."""
-        prod = np.ones(X.shape[0])
-        for d in range(X.shape[1]):
-            c = self._axis_coef(d, X[:, d])[:, None, :]
-            f = self._axis_factor(d, X[:, d, None], c, X[:, d, None], self._images(d))
-            prod = prod * f[:, 0]
-        return prod
-
+    # ----------------------------------------------------------- evaluation
     def _raw(self, x: np.ndarray) -> np.ndarray:
         mode = self.evaluation
         if mode == "auto":
@@ -305,78 +218,6 @@ class KDE(Estimator):
             return np.interp(x[:, 0], nodes[0], values, left=0.0, right=0.0)
         interp = RegularGridInterpolator(nodes, values, bounds_error=False, fill_value=0.0)
         return interp(x)
-
-    def _grid_box(self) -> np.ndarray:
-        if self.support_ is not None:
-            return self.support_
-        reach = kernels.CUTOFF * self.h_
-        return np.stack([self.X_.min(axis=0) - reach, self.X_.max(axis=0) + reach], axis=1)
-
-    def _grid_sizes(self, box: np.ndarray) -> np.ndarray:
-        L = box[:, 1] - box[:, 0]
-        G = np.ceil(L / (self.h_ / self.grid_per_bandwidth)).astype(np.int64) + 1
-        G = np.maximum(G, 16)
-        total = float(np.prod(G.astype(float)))
-        if total > self.max_grid_points:
-            shrink = (self.max_grid_points / total) ** (1.0 / self.dim_)
-            G = np.maximum(np.floor(G * shrink).astype(np.int64), 16)
-        return G
-
-    def _grid(self):
-        """(nodes per axis, f̃ at the nodes): linear binning + separable FFT convolutions."""
-        if self._grid_cache is not None:
-            return self._grid_cache
-        box = self._grid_box()
-        G = self._grid_sizes(box)
-        nodes = [np.linspace(lo, hi, g) for (lo, hi), g in zip(box, G, strict=True)]
-        T = _linear_binning(self.X_, box, G)
-        for d in range(self.dim_):
-            T = self._convolve_axis(T, d, nodes[d])
-        self._grid_cache = (nodes, T)
-        return self._grid_cache
-
-    def _convolve_axis(self, T: np.ndarray, d: int, nodes: np.ndarray) -> np.ndarray:
-        h = self.h_[d]
-        delta = nodes[1] - nodes[0]
-        G = nodes.size
-        shape = [1] * T.ndim
-        shape[d] = -1
-        if self.boundary_ == "reflect":
-            # Folding = circular convolution on the mirror-doubled sequence (period 2L) with the
-            # periodised kernel; the end nodes are their own mirror images, hence the factor 2.
-            first = np.take(T, [0], axis=d)
-            last = np.take(T, [G - 1], axis=d)
-            mid = np.take(T, np.arange(1, G - 1), axis=d)
-            back = np.take(T, np.arange(G - 2, 0, -1), axis=d)
-            E = np.concatenate([2 * first, mid, 2 * last, back], axis=d)
-            P = E.shape[d]
-            offs = np.arange(P) * delta
-            period = P * delta
-            m = int(math.ceil(kernels.CUTOFF * h / period)) + 1
-            kper = np.zeros(P)
-            for j in range(-m, m + 1):
-                kper += kernels.evaluate(self.coef_, (offs + j * period) / h)
-            kper /= h
-            spec = np.fft.rfft(E, axis=d) * np.fft.rfft(kper).reshape(shape)
-            out = np.fft.irfft(spec, n=P, axis=d)
-            return np.take(out, np.arange(G), axis=d)
-        R = int(math.ceil(kernels.CUTOFF * h / delta))
-        u = np.arange(-R, R + 1) * delta / h
-        if self.boundary_ == "none":
-            kern = kernels.evaluate(self.coef_, u) / h
-            return fftconvolve(T, kern.reshape(shape), mode="same", axes=d)
-        coef = self._axis_coef(d, nodes)  # (G, order), varies near the faces
-        out = np.zeros_like(T)
-        for j in range(self.order_):
-            if not np.any(coef[:, j]):
-                continue
-            e = np.zeros(self.order_)
-            e[j] = 1.0
-            kern = kernels.evaluate(e, u) / h
-            out += coef[:, j].reshape(shape) * fftconvolve(
-                T, kern.reshape(shape), mode="same", axes=d
-            )
-        return out
 
     def _normaliser(self) -> float:
         """Z = ∫ max(f̃, 0) over the box (exact where closed forms exist, else trapezoid)."""
@@ -393,18 +234,6 @@ class KDE(Estimator):
         for d in range(self.dim_ - 1, -1, -1):
             integrand = np.trapezoid(integrand, nodes[d], axis=d)
         return float(integrand)
-
-    def _grid_error_bound(self) -> float:
-        if self.boundary_ == "local" or not self._grid_ok:
-            return math.nan
-        box = self._grid_box()
-        G = self._grid_sizes(box)
-        delta = (box[:, 1] - box[:, 0]) / (G - 1)
-        s0, s2 = kernels.sup_constants(self.order_)
-        peak = s0 ** (self.dim_ - 1) / np.prod(self.h_)
-        per_axis = np.sum(delta**2 / 8.0 * s2 / self.h_**2) * peak
-        images = 2.0**self.dim_ if self.boundary_ == "reflect" else 1.0
-        return float(2.0 * per_axis * images / self.norm_)
 
     # ------------------------------------------------------------- public
     def pdf(self, x) -> np.ndarray:
@@ -472,35 +301,6 @@ class KDE(Estimator):
             out = np.concatenate([out, Y])
         return out[:m]
 
-    def _sample_grid(self, m: int, rng: np.random.Generator) -> np.ndarray:
-        nodes, values = self.pdf_grid()
-        D = self.dim_
-        cell = values
-        for d in range(D):  # average of the 2^D corners = trapezoid mass / volume
-            a = np.take(cell, np.arange(cell.shape[d] - 1), axis=d)
-            b = np.take(cell, np.arange(1, cell.shape[d]), axis=d)
-            cell = 0.5 * (a + b)
-        cdf = np.cumsum(cell.ravel())
-        idx = np.searchsorted(cdf, rng.random(m) * cdf[-1], side="right")
-        idx = np.minimum(idx, cdf.size - 1)
-        multi = np.unravel_index(idx, cell.shape)
-        # Within the cell, the multilinear interpolant Σ_c v_c Π_d (t_d or 1 − t_d) is a mixture
-        # of 2^D product densities of equal mass: pick corner c ∝ v_c, then t_d = √U (density
-        # 2t) where c_d = 1, else 1 − √U (density 2(1 − t)).
-        corners = np.empty((m, 1 << D))
-        for c in range(1 << D):
-            corners[:, c] = values[tuple(multi[d] + ((c >> d) & 1) for d in range(D))]
-        ccdf = np.cumsum(corners, axis=1)
-        pick = (ccdf < rng.random((m, 1)) * ccdf[:, -1:]).sum(axis=1)
-        pick = np.minimum(pick, (1 << D) - 1)
-        out = np.empty((m, D))
-        for d in range(D):
-            delta = nodes[d][1] - nodes[d][0]
-            root = np.sqrt(rng.random(m))
-            t = np.where((pick >> d) & 1, root, 1.0 - root)
-            out[:, d] = nodes[d][multi[d]] + delta * t
-        return out
-
     def describe(self) -> dict:
         out = {
             "estimator": "kde",
@@ -525,21 +325,3 @@ class KDE(Estimator):
     def _check_fitted(self):
         if not hasattr(self, "norm_"):
             raise RuntimeError("KDE is not fitted: call fit(X, rng) first")
-
-
-def _linear_binning(X: np.ndarray, box: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """Weights (summing to 1) on the node grid: each point split over its 2^D corner nodes."""
-    n, D = X.shape
-    delta = (box[:, 1] - box[:, 0]) / (G - 1)
-    pos = (X - box[:, 0]) / delta
-    i0 = np.clip(np.floor(pos).astype(np.int64), 0, G - 2)
-    t = np.clip(pos - i0, 0.0, 1.0)
-    out = np.zeros(int(np.prod(G)))
-    for corner in range(1 << D):
-        bits = [(corner >> d) & 1 for d in range(D)]
-        idx = tuple(i0[:, d] + bits[d] for d in range(D))
-        w = np.ones(n)
-        for d in range(D):
-            w = w * (t[:, d] if bits[d] else 1.0 - t[:, d])
-        out += np.bincount(np.ravel_multi_index(idx, tuple(G)), weights=w, minlength=out.size)
-    return out.reshape(tuple(G)) / n

@@ -31,40 +31,19 @@ import numpy as np
 from minimax.targets import bspline
 from minimax.targets._grid import check_edges
 from minimax.targets.base import Target
+from minimax.targets.besov_levels import (
+    LevelCoefficients,
+    default_J,
+    default_j0,
+    expected_l1_smoothness,
+    interior_range,
+    max_amplitude,
+)
+from minimax.targets.besov_profile import AxisProfile
 from minimax.validation import check_choice, check_int, check_real, check_rng
 
 MAX_COEFFICIENTS = 2**24  # 128 MiB of float64 for the level-J coefficient array
 _EVAL_CHUNK = 2**16
-
-
-def default_j0(D: int, r: int, band: float) -> int:
-    """Coarsest level with at least two atoms per axis inside [band, 1 - band]."""
-    j = 1
-    while _interior_range(j, r, band)[1] - _interior_range(j, r, band)[0] + 1 < 2:
-        j += 1
-    return j
-
-
-def default_J(D: int, s: float, j0: int, n_max: int) -> int:
-    """Finest level: spacing 2·2^{-J} (x units) at most a quarter of the smallest bandwidth
-    h = n_max^{-1/(2s+D)} a study up to n_max will see (docs/theory.md §7: a finite expansion is
-    C^∞ beyond its finest level), i.e. J = ceil(3 + log2(n_max)/(2s+D)), and at least j0 + 4."""
-    return max(math.ceil(3 + math.log2(n_max) / (2 * s + D) - 1e-12), j0 + 4)
-
-
-def _interior_range(j: int, r: int, band: float) -> tuple[int, int]:
-    """First and last k whose atom N_r(2^j u - k) lies in [band, 1 - band]."""
-    n = 2**j
-    lo = math.ceil(band * n - 1e-9)
-    hi = math.floor((1 - band) * n + 1e-9) - r - 1
-    return lo, hi
-
-
-def expected_l1_smoothness(s: float, D: int, p: float, pattern: str, theta: float) -> float:
-    """L1 smoothness the construction should have: s (dense); s + D(1-θ)(1-1/p) (sparse)."""
-    if pattern == "dense":
-        return s
-    return s + D * (1 - theta) * (1 - 1 / p)
 
 
 class BesovDensity(Target):
@@ -139,7 +118,7 @@ class BesovDensity(Target):
         r = r_min if degree is None else check_int("degree", degree, low=r_min, high=10)
         n_max = check_int("n_max", n_max, low=2)
         j0 = default_j0(D, r, band) if j0 is None else check_int("j0", j0, low=1, high=30)
-        lo, hi = _interior_range(j0, r, band)
+        lo, hi = interior_range(j0, r, band)
         if hi < lo:
             raise ValueError(
                 f"j0={j0!r} is not allowed: no atom of degree {r} fits inside the band "
@@ -170,16 +149,17 @@ class BesovDensity(Target):
         self.pattern, self.theta = pattern, theta
         self.boundary, self.band, self.seed = boundary, band, seed
         self.min_ratio, self.tilt = min_ratio, tilt
-        self._profile = _AxisProfile(tilt, r if boundary == "smooth" else None)
+        self._profile = AxisProfile(tilt, r if boundary == "smooth" else None)
         self.support = np.tile(np.array([-1.0, 1.0]), (D, 1))
         self.support.setflags(write=False)
 
-        pert = self._perturbation()  # level-J coefficients of Σ_j a_j Σ_k ε B (c0 = 1)
+        self._levels = LevelCoefficients(D, s, p, r, band, seed, pattern, theta)
+        pert = self._levels.refined(j0, J)  # level-J coefficients of Σ_j a_j Σ_k ε B (c0 = 1)
         cell = 2.0 ** (-J * D)
         self._pert_mean = float(pert.sum()) * cell  # ∫_{[0,1]^D} of the perturbation
         d_min, d_max = float(pert.min()), float(pert.max())
         if amplitude == "max":
-            c0 = self._max_amplitude(d_min, d_max, self._pert_mean)
+            c0 = max_amplitude(d_min, self._pert_mean, min_ratio, j0, J)
         else:
             c0 = check_real("amplitude", amplitude, low=0.0, low_open=True)
             if 1 + c0 * d_min <= 0:
@@ -198,52 +178,14 @@ class BesovDensity(Target):
         self._volume = 2.0**D
         self._frozen = True
 
-    # ---- construction ---------------------------------------------------------------------
+    # ---- construction (besov_levels); one level at a time, as tests and benchmarks read it --
     def _level_amplitude(self, j: int) -> float:
-        D, s, p = self.dim, self.s, self.p
-        if self.pattern == "dense":
-            return 2.0 ** (-j * s)
-        return 2.0 ** (-j * (s - D / p)) * 2.0 ** (-j * D * self.theta / p)
+        """a_j of level j (``besov_levels``)."""
+        return self._levels.amplitude(j)
 
     def _level_atoms(self, j: int) -> np.ndarray:
         """Signed unit coefficients of level j on the extended index grid (2^j + r)^D."""
-        D, r = self.dim, self.degree
-        lo, hi = _interior_range(j, r, self.band)
-        m = hi - lo + 1
-        rng = np.random.default_rng([self.seed, j])
-        signs = rng.choice(np.array([-1.0, 1.0]), size=(m,) * D)
-        if self.pattern == "sparse":
-            total = m**D
-            keep = max(1, round(total * 2.0 ** (-j * D * (1 - self.theta))))
-            mask = np.zeros(total, dtype=bool)
-            mask[rng.choice(total, size=min(keep, total), replace=False)] = True
-            signs = signs * mask.reshape(signs.shape)
-        out = np.zeros((2**j + r,) * D)
-        out[(slice(lo + r, hi + r + 1),) * D] = signs
-        return out
-
-    def _perturbation(self) -> np.ndarray:
-        r = self.degree
-        c = self._level_amplitude(self.j0) * self._level_atoms(self.j0)
-        for j in range(self.j0, self.J):
-            for axis in range(self.dim):
-                c = bspline.refine_axis(c, axis, j, r)
-            c += self._level_amplitude(j + 1) * self._level_atoms(j + 1)
-        return c
-
-    def _max_amplitude(self, d_min: float, d_max: float, mean: float) -> float:
-        """Largest c0 with certified min of 1 + c0·P >= min_ratio · (1 + c0·mean P).
-
-        The band's coefficients are 0, so d_min <= 0 and the denominator is > 0 unless the
-        perturbation is identically zero.
-        """
-        rho = self.min_ratio
-        denom = rho * mean - d_min
-        if denom <= 0:
-            raise ValueError(
-                f"J={self.J!r} is not allowed: no atom is active between j0={self.j0} and J"
-            )
-        return (1 - rho) / denom
+        return self._levels.atoms(j)
 
     # ---- density -------------------------------------------------------------------------
     def _to_unit(self, x: np.ndarray) -> np.ndarray:
@@ -415,47 +357,3 @@ class BesovDensity(Target):
             f"BesovDensity(D={self.dim}, s={self.s:g}, p={self.p:g}, j0={self.j0}, J={self.J}, "
             f"pattern={self.pattern!r}, boundary={self.boundary!r}, seed={self.seed})"
         )
-
-
-class _AxisProfile:
-    """h(u) = (1 + β(2u - 1))·W(u) on [0, 1], 0 outside: the tilt times the optional window.
-
-    W is the sum of the level-Jw atoms inside [0, 1] (1 on [r 2^{-Jw}, 1 - r 2^{-Jw}]), with
-    Jw = ceil(log2(4r)) so that the ramp is at most a quarter of the side; a spline of degree r
-    whose knots are level-J knots, so h·B_{J,k} is a polynomial on every level-J knot piece.
-    """
-
-    def __init__(self, tilt: float, window_degree: int | None):
-        self.tilt = tilt
-        self.tilt_poly = np.polynomial.Polynomial([1.0 - tilt, 2.0 * tilt])
-        self.r = window_degree
-        if window_degree is not None:
-            self.Jw = math.ceil(math.log2(4 * window_degree) - 1e-12)
-            w = np.zeros(2**self.Jw + window_degree)
-            w[window_degree : 2**self.Jw] = 1.0  # atoms k = 0 .. 2^Jw - r - 1
-            self.w = w
-
-    def degree(self) -> int:
-        return (1 if self.tilt > 0 else 0) + (self.r or 0)
-
-    def __call__(self, u: np.ndarray) -> np.ndarray:
-        u = np.asarray(u, dtype=np.float64)
-        out = self.tilt_poly(u) * ((u >= 0) & (u <= 1))
-        if self.r is not None:
-            out = out * (bspline.basis_matrix(u.ravel(), self.Jw, self.r) @ self.w).reshape(u.shape)
-        return out
-
-    def cell_max(self, J: int) -> np.ndarray:
-        """Upper bounds of h on the 2^J cells of level J (tilt: larger end; window: largest
-        refined coefficient of the atoms alive on the cell, by the convex-hull property)."""
-        ends = self.tilt_poly(np.arange(2**J + 1) / 2**J)
-        out = np.maximum(ends[:-1], ends[1:])
-        if self.r is not None:
-            w = self.w
-            for j in range(self.Jw, J):
-                w = bspline.refine_axis(w, 0, j, self.r)
-            if J < self.Jw:
-                raise ValueError(f"J={J!r} is not allowed: the smooth window needs J >= {self.Jw}")
-            wmax = np.lib.stride_tricks.sliding_window_view(w, self.r + 1).max(axis=-1)
-            out = out * np.minimum(wmax, 1.0)
-        return out

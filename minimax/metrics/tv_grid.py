@@ -23,194 +23,29 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import gammaln
 from scipy.stats import beta
 
 from minimax.metrics._box import covering_box
-from minimax.metrics._correction import h
 from minimax.metrics.result import MetricResult
+from minimax.metrics.tv_grid_levels import (
+    Analysis,
+    Partition,
+    bin_counts,
+    demoivre_mean_abs,
+    flat_index,
+    level_masses,
+)
 from minimax.targets.base import Target
 from minimax.validation import check_int, check_points, check_real, check_rng
 
 MAX_CELLS = 1 << 22
-
-
-def demoivre_mean_abs(M: int, p: np.ndarray) -> np.ndarray:
-    """E|X − Mp| for X ~ Bin(M, p), exact (de Moivre): 2ν·C(M,ν)·p^ν(1−p)^{M−ν+1}, ν=⌊Mp⌋+1."""
-    p = np.asarray(p, dtype=np.float64)
-    out = np.zeros_like(p)
-    ok = (p > 0) & (p < 1)
-    pk = p[ok]
-    nu = np.floor(M * pk) + 1
-    logv = (
-        math.log(2.0)
-        + np.log(nu)
-        + gammaln(M + 1)
-        - gammaln(nu + 1)
-        - gammaln(M - nu + 1)
-        + nu * np.log(pk)
-        + (M - nu + 1) * np.log1p(-pk)
-    )
-    out[ok] = np.exp(logv)
-    return out
-
-
-class _Partition:
-    """One level's partition: cells with M·p ≥ ``min_expected`` kept individually; the low-mass
-    cells grouped with their low-mass siblings under the finest ancestor (parent, grandparent, …)
-    whose group reaches M·p ≥ ``min_expected``, and whatever is left, with the tail outside a
-    covering box, in one pool under the root; then the cell outside the box. Grouping by ancestor
-    keeps low-density regions resolved at the coarser level they can afford, where one global
-    pool would hide all their structure (a coarser partition is still a lower bound on TV).
-    ``pooled_mass`` = q's mass in groups coarser than the parent level (plus the pooled tail): the
-    mass whose structure this level does not resolve even one level up. ``reduce(counts)`` maps
-    the level's cell counts to the partition."""
-
-    def __init__(self, masses: np.ndarray, outside_mass: float, M: int, min_expected: float):
-        masses = np.asarray(masses, dtype=np.float64)
-        D = masses.ndim
-        l = int(round(math.log2(masses.shape[0]))) if masses.size > 1 else 0
-        flat = masses.reshape(-1)
-        self.big = M * flat >= min_expected
-        n_big = int(self.big.sum())
-        # labels of the low-mass cells, found level by level on whole grids (no sorting): at
-        # step k the still-ungrouped mass under each ancestor of level l − k is summed by
-        # coarsening, and the ancestors with enough of it (all of them at the root) become parts
-        rest = ~self.big.reshape(masses.shape)
-        label = np.full(masses.shape, -1, dtype=np.int64)
-        n_parts, pooled = n_big, 0.0
-        self.root_part = None
-        anc_mass = np.where(rest, masses, 0.0)
-        for k in range(1, l + 1):
-            if not rest.any():
-                break
-            anc_mass = _coarsen(anc_mass)  # ungrouped mass under each level-(l−k) cell
-            ok = (M * anc_mass >= min_expected) if k < l else (anc_mass > 0) | rest.any()
-            ids = np.where(ok, np.cumsum(ok).reshape(ok.shape) - 1 + n_parts, -1)
-            up = ids
-            for axis in range(D):  # the ancestor's id on every level-l cell
-                up = np.repeat(up, 2**k, axis=axis)
-            take = rest & (up >= 0)
-            label[take] = up[take]
-            n_new = int(ok.sum())
-            if k == l:
-                self.root_part = n_parts if n_new else None
-            if k >= 2:
-                pooled += float(np.where(ok, anc_mass, 0.0).sum())
-            n_parts += n_new
-            rest &= ~take
-            # what is left under the ancestors taken is no longer ungrouped
-            anc_mass = np.where(ok, 0.0, anc_mass)
-        if rest.any():  # level 0 (one cell) with too little mass: it is its own part
-            label[rest] = n_parts
-            n_parts += 1
-        small = ~self.big
-        self.small_labels = label.reshape(-1)[small] - n_big
-        self.n_groups = n_parts - n_big
-        # the tail outside a covering box (unbounded q) joins the root pool (its own part if none)
-        self.out_pooled = outside_mass > 0
-        p = np.r_[flat[self.big], np.bincount(self.small_labels, weights=flat[small],
-                                              minlength=self.n_groups)]  # fmt: skip
-        if self.out_pooled:
-            if self.root_part is None:
-                p, n_parts = np.r_[p, 0.0], n_parts + 1
-                self.root_part = n_parts - 1
-            p[self.root_part] += outside_mass
-            pooled += outside_mass
-        self.n_parts = n_parts
-        self.p = p
-        self.M = M
-        self.corr = M * self.p >= min_expected  # a root pool may be small
-        self.sigma = np.sqrt(self.p * (1 - self.p) / M)
-        self.b0 = 0.5 * float(demoivre_mean_abs(M, self.p).sum()) / M
-        self.pooled_mass = pooled
-
-    def reduce(self, counts: np.ndarray, outside: np.ndarray) -> np.ndarray:
-        """(B, n_parts + 1) counts: the partition's parts, then the outside cell (last)."""
-        counts = counts.reshape(counts.shape[0], -1)
-        out = np.zeros((counts.shape[0], self.n_parts + 1), dtype=np.float64)
-        n_big = counts.shape[1] - self.small_labels.size
-        out[:, :n_big] = counts[:, self.big]
-        if self.n_groups:
-            small = counts[:, ~self.big]
-            for b in range(counts.shape[0]):
-                out[b, n_big : n_big + self.n_groups] = np.bincount(
-                    self.small_labels, weights=small[b], minlength=self.n_groups
-                )
-        if self.out_pooled:
-            out[:, self.root_part] += outside
-        else:
-            out[:, -1] = outside
-        return out
-
-    def values(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(plug-in, corrected) for rows of partition counts c (B, K_part + 1)."""
-        M = self.M
-        dev = c[:, :-1] / M - self.p
-        plug = np.abs(dev)
-        sig = np.sqrt(self.p * (1 - self.p) / M)
-        inv = np.where(self.corr, 1.0 / np.where(sig > 0, sig, 1.0), 0.0)
-        corr = np.where(self.corr, sig * h(dev * inv), plug)
-        outside = c[:, -1] / M
-        return 0.5 * (plug.sum(axis=1) + outside), 0.5 * (corr.sum(axis=1) + outside)
-
-
-def _flat_index(x: np.ndarray, box: np.ndarray, L: int) -> np.ndarray:
-    """Flat index of each sample's cell on the level-L grid; -1 for samples outside the box."""
-    n = 2**L
-    flat = np.zeros(x.shape[0], dtype=np.int64)
-    outside = np.zeros(x.shape[0], dtype=bool)
-    for i, (lo, hi) in enumerate(box):
-        u = x[:, i] - lo
-        u *= n / (hi - lo)
-        outside |= (u < 0) | (u > n)
-        idx = u.astype(np.int64)  # truncation = floor for u >= 0; outside rows are dropped
-        np.minimum(idx, n - 1, out=idx)  # the upper edge belongs to the last cell
-        flat *= n
-        flat += idx
-    flat[outside] = -1
-    return flat
-
-
-def _counts(flat: np.ndarray, D: int, L: int) -> tuple[np.ndarray, int]:
-    """Counts on the level-L grid (shape (2^L,)*D) and the number of samples outside the box."""
-    inside = flat[flat >= 0]
-    counts = np.bincount(inside, minlength=2 ** (L * D)).reshape((2**L,) * D)
-    return counts, int(flat.size - inside.size)
-
-
-def _coarsen(a: np.ndarray) -> np.ndarray:
-    """Sum 2^D blocks: level l+1 array → level l array (any leading batch axis excluded)."""
-    D = a.ndim
-    n = a.shape[0] // 2
-    return a.reshape((n, 2) * D).sum(axis=tuple(range(1, 2 * D, 2)))
+# the names metrics.tv and the tests import from here
+_flat_index, _level_masses, _Partition = flat_index, level_masses, Partition
+__all__ = ["MAX_CELLS", "demoivre_mean_abs", "tv"]
 
 
 def _clopper_pearson_low(k: int, n: int, alpha: float) -> float:
     return 0.0 if k == 0 else float(beta.ppf(alpha, k, n - k + 1))
-
-
-class _Analysis:
-    """Counts and per-level partitions for one sample set, from its finest-level counts."""
-
-    def __init__(self, fine, outside, levels, masses, outside_mass, min_expected, cache=None):
-        self.outside = outside
-        self.M = int(fine.sum()) + outside
-        self.counts = {levels[-1]: fine}
-        for l in range(levels[-1] - 1, levels[0] - 1, -1):
-            self.counts[l] = _coarsen(self.counts[l + 1])
-        cache = {} if cache is None else cache  # partitions depend on (level, M) only
-        self.parts = {}
-        for l in levels:
-            if (l, self.M) not in cache:
-                cache[l, self.M] = _Partition(masses[l], outside_mass, self.M, min_expected)
-            self.parts[l] = cache[l, self.M]
-
-    def level_values(self, l):
-        part = self.parts[l]
-        c = part.reduce(self.counts[l][None], np.array([self.outside]))
-        plug, corr = part.values(c)
-        return float(plug[0]), float(corr[0])
 
 
 def tv(
@@ -296,7 +131,7 @@ def tv(
         # for concentrated q (finer grids cannot have half the mass in cells that large)
         l_cap = min(l_cap, max(1, int(math.log2(max(M / min_expected, 2)) / D) + 3))
         levels = list(range(1, l_cap + 1))
-        masses = _level_masses(target, box, levels[-1])
+        masses = level_masses(target, box, levels[-1])
         keep = [l for l in levels if float(masses[l][M * masses[l] >= min_expected].sum()) >= 0.5]
         if not keep:
             raise ValueError(
@@ -315,17 +150,17 @@ def tv(
             raise ValueError("levels=[] is not allowed: expected at least one level")
         if 2 ** (levels[-1] * D) > MAX_CELLS:
             raise ValueError(f"levels={levels!r} is not allowed: more than {MAX_CELLS} cells")
-        masses = _level_masses(target, box, levels[-1])
+        masses = level_masses(target, box, levels[-1])
         if not np.any(M * masses[levels[0]] >= min_expected):
             raise ValueError(
                 f"samples with M={M} rows is not allowed: too few for level {levels[0]} "
                 f"(no cell with M*p >= {min_expected:g})"
             )
 
-    flat = _flat_index(x, box, levels[-1])
-    fine, n_out = _counts(flat, D, levels[-1])
+    flat = flat_index(x, box, levels[-1])
+    fine, n_out = bin_counts(flat, D, levels[-1])
     parts_cache: dict = {}
-    main = _Analysis(fine, n_out, levels, masses, outside_mass, min_expected, parts_cache)
+    main = Analysis(fine, n_out, levels, masses, outside_mass, min_expected, parts_cache)
     curve = []
     for l in levels:
         plug, corr = main.level_values(l)
@@ -379,10 +214,10 @@ def tv(
             flag = "rising"
 
     # the two halves for cross-fitting: even and odd rows (the samples are i.i.d.)
-    even, even_out = _counts(flat[0::2], D, levels[-1])
+    even, even_out = bin_counts(flat[0::2], D, levels[-1])
     halves = (
-        _Analysis(even, even_out, levels, masses, outside_mass, min_expected, parts_cache),
-        _Analysis(
+        Analysis(even, even_out, levels, masses, outside_mass, min_expected, parts_cache),
+        Analysis(
             fine - even, n_out - even_out, levels, masses, outside_mass, min_expected, parts_cache
         ),
     )
@@ -392,8 +227,8 @@ def tv(
     floor = math.nan
     if floor_samples:
         fresh = check_points("target.sample", target.sample(M, rng), D)
-        null = _Analysis(
-            *_counts(_flat_index(fresh, box, levels[-1]), D, levels[-1]),
+        null = Analysis(
+            *bin_counts(flat_index(fresh, box, levels[-1]), D, levels[-1]),
             levels,
             masses,
             outside_mass,
@@ -427,20 +262,6 @@ def tv(
             "tail_mass_outside_box": outside_mass,
         },
     )
-
-
-def _level_masses(target: Target, box: np.ndarray, L: int) -> dict:
-    """Exact q masses of every level ≤ L (the finest from the target, coarser ones by summing)."""
-    D = box.shape[0]
-    edges = [np.linspace(lo, hi, 2**L + 1) for lo, hi in box]
-    edges = [np.r_[e[:-1], hi] for e, (_, hi) in zip(edges, box, strict=True)]
-    fine = np.asarray(target.cell_masses(edges), dtype=np.float64).reshape((2**L,) * D)
-    # exact masses can round to -1e-17 or 1 + 1e-16; probabilities must stay in [0, 1]
-    fine = np.clip(fine, 0.0, 1.0)
-    out = {L: fine}
-    for l in range(L - 1, -1, -1):
-        out[l] = _coarsen(out[l + 1])
-    return out
 
 
 def _witness_lower_bound(halves, levels, alpha) -> float:

@@ -14,9 +14,10 @@ import functools as _functools
 def code_version() -> str:
     """``__version__`` plus a fingerprint of the code that produces numbers.
 
-    The fingerprint is the SHA-256 of the source of the targets, estimators, metrics and the
-    study worker (not of reporting code), so a study's cell cache never mixes results computed
-    by different code: a changed recipe recomputes its cells instead of reusing stale ones.
+    The fingerprint is the SHA-256 of the source of the targets, estimators, metrics, the study
+    worker, registry and spec modules (not of reporting code), so a study's cell cache never
+    mixes results computed by different code: a changed recipe recomputes its cells instead of
+    reusing stale ones.
     """
     return f"{__version__}+{_fingerprint()}"
 
@@ -33,7 +34,8 @@ def _fingerprint() -> str:
         for p in sorted((root / d).glob("*.py"))
     ]
     files += [root / n for n in ("estimator.py", "validation.py", "runtime.py")]
-    files += [root / "study" / n for n in ("worker.py", "registry.py", "spec.py")]
+    files += [root / "study" / n for n in ("worker.py", "registry.py")]
+    files += sorted((root / "study").glob("spec*.py"))  # spec.py and its parts (spec_*.py)
     h = hashlib.sha256()
     for p in files:
         h.update(p.relative_to(root).as_posix().encode())

@@ -32,14 +32,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from minimax.study import glm, planning, verdicts
+from minimax.study import planning, verdicts
+from minimax.study.rate_models import (
+    LOG_FACTORS,
+    fit_log_link,
+    fit_ols_log,
+    local_slope_table,
+    log_factor_fits,
+)
+from minimax.study.rate_rows import (
+    BAD_FLAGS,  # noqa: F401  (importable from here, as before)
+    only_value,
+    row_reasons,
+    size_points,
+    unmeasurable,
+)
 from minimax.study.registry import theory_exponent
 from minimax.validation import check_choice, check_real
 
-BAD_FLAGS = ("rising", "unresolved")
 COV_TYPES = ("crv3", "crv1")
 DEFAULT_MARGIN = 0.05
-LOG_FACTORS = (0.0, 0.5, 1.0)
 
 VERDICTS = (
     verdicts.EQUIVALENT,
@@ -218,17 +230,17 @@ def fit_rate(
     sel = df[df["metric"] == metric]
     if sel.empty:
         raise ValueError(f"metric={metric!r} is not allowed: the table has no rows of it")
-    estimator = _only(sel, "estimator", estimator)
+    estimator = only_value(sel, "estimator", estimator)
     sel = sel[sel["estimator"] == estimator]
-    arm = _only(sel, "arm", arm)
+    arm = only_value(sel, "arm", arm)
     sel = sel[sel["arm"] == arm].copy()
     if theory is None:
         theory = theory_exponent(metric, float(sel["s"].iloc[0]), int(sel["D"].iloc[0]))
     fit = RateFit(metric=metric, estimator=estimator, arm=arm, theory=float(theory),
                   margin=margin, level=level, cov=cov)  # fmt: skip
 
-    sel["reason"] = _row_reasons(sel, exclude_flags)
-    points = _points(sel, floor_factor)
+    sel["reason"] = row_reasons(sel, exclude_flags)
+    points = size_points(sel, floor_factor)
     below = set(points.loc[points["below_floor"], "n"])
     sel.loc[sel["n"].isin(below) & (sel["reason"] == ""), "reason"] = (
         f"below {floor_factor:g}×floor"
@@ -252,16 +264,16 @@ def fit_rate(
         )
     sizes = np.sort(used["n"].unique())
     if len(sizes) < 3:
-        fit.verdict = _unmeasurable(fit.excluded, len(sizes))
+        fit.verdict = unmeasurable(fit.excluded, len(sizes))
         return fit
     fit.used = used[["n", "replicate", "value"]].reset_index(drop=True)
-    if not _fit_main(fit, used, sizes):
+    if not fit_log_link(fit, used, sizes):
         fit.verdict = "not measurable: the fit did not converge"
         return fit
-    _ols_log(fit, used)
-    fit.local_slopes = _local_slopes(points[points["used"]], fit.level)
+    fit_ols_log(fit, used)
+    fit.local_slopes = local_slope_table(points[points["used"]], fit.level)
     fit.curvature = verdicts.curvature(fit.used["value"], fit.used["n"], fit.used["n"])
-    fit.log_factors = _log_factors(fit)
+    fit.log_factors = log_factor_fits(fit)
     if not math.isfinite(fit.theory):
         fit.verdict = "no theory exponent"
         return fit
@@ -278,174 +290,3 @@ def fit_rates(df: pd.DataFrame, metric: str = "tv", **kw) -> list[RateFit]:
     sel = df[df["metric"] == metric]
     pairs = sel[["arm", "estimator"]].drop_duplicates().itertuples(index=False)
     return [fit_rate(df, metric, est, arm=arm, **kw) for arm, est in pairs]
-
-
-def _only(df: pd.DataFrame, column: str, value):
-    values = sorted(df[column].unique())
-    if value is None:
-        if len(values) != 1:
-            raise ValueError(f"{column}=None is not allowed: the table holds {values}; name one")
-        return values[0]
-    if value not in values:
-        raise ValueError(f"{column}={value!r} is not allowed: expected one of {values}")
-    return value
-
-
-def _row_reasons(sel: pd.DataFrame, exclude_flags: bool = True) -> pd.Series:
-    value = sel["value"].astype(float)
-    reason = pd.Series("", index=sel.index, dtype=object)
-    if exclude_flags:
-        reason[sel["flag"].isin(BAD_FLAGS)] = "flag " + sel["flag"].astype(str)
-    reason[~np.isfinite(value)] = "value not finite"
-    failed = sel["status"] != "ok"
-    reason[failed] = sel.loc[failed, "status"].astype(str)
-    return reason
-
-
-def _points(sel: pd.DataFrame, floor_factor: float) -> pd.DataFrame:
-    """Per n: mean ± se over every successful row (flagged ones included: they are lower
-    bounds, shown but not fitted; values ≤ 0 included), the mean and se over the rows the fit
-    may use, and the mean floor."""
-    rows = []
-    for n, g in sel.groupby("n", sort=True):
-        v = g["value"].to_numpy(float)
-        shown = v[(g["status"] == "ok").to_numpy() & np.isfinite(v)]
-        fitted = g.loc[g["reason"] == "", "value"].to_numpy(float)
-        k, kf = len(shown), len(fitted)
-        floor = (
-            float(np.nanmean(g["floor"].to_numpy(float))) if g["floor"].notna().any() else np.nan
-        )
-        mean = float(shown.mean()) if k else np.nan
-        mean_fit = float(fitted.mean()) if kf else np.nan
-        rows.append(
-            {
-                "n": int(n),
-                "k": k,
-                "mean": mean,
-                "se": float(shown.std(ddof=1) / math.sqrt(k)) if k > 1 else np.nan,
-                "k_fit": kf,
-                "mean_fit": mean_fit,
-                "se_fit": float(fitted.std(ddof=1) / math.sqrt(kf)) if kf > 1 else np.nan,
-                "mean_log": math.log(mean_fit) if mean_fit > 0 else np.nan,
-                "floor": floor,
-                "flags": int((g["flag"].isin(BAD_FLAGS)).sum()),
-                "failed": int((g["status"] != "ok").sum()),
-                "failed_as": "/".join(sorted(set(g.loc[g["status"] != "ok", "status"]))),
-                "below_floor": bool(k and math.isfinite(floor) and mean < floor_factor * floor),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _fit_main(fit: RateFit, used: pd.DataFrame, sizes: np.ndarray) -> bool:
-    y = used["value"].to_numpy(float)
-    n = used["n"].to_numpy(float)
-    X = glm.design(n)
-    res = glm.fit_loglink(y, X, n)
-    if not res.converged[0]:
-        return False
-    beta = res.beta[0]
-    cov = res.cov[0] if fit.cov == "crv3" else glm.crv1(y, X, n, res.beta)[0]
-    fit.intercept, fit.exponent = float(beta[0]), float(-beta[1])
-    fit.se = float(math.sqrt(max(cov[1, 1], 0.0)))
-    fit.df = float(len(sizes) - 1)
-    fit.cov_params = np.asarray(cov, dtype=float)
-    q = stats.t.ppf(0.5 + fit.level / 2, fit.df)
-    fit.ci_low, fit.ci_high = fit.exponent - q * fit.se, fit.exponent + q * fit.se
-    if math.isfinite(fit.theory):
-        if fit.se > 0:
-            t = (fit.exponent - fit.theory) / fit.se
-            fit.p_value = float(2 * stats.t.sf(abs(t), fit.df))
-        else:  # an exact fit: the theory is either met exactly or rejected
-            fit.p_value = 1.0 if fit.exponent == fit.theory else 0.0
-    fit.n_min, fit.n_max = int(sizes[0]), int(sizes[-1])
-    fit.n_points, fit.n_rows = len(sizes), len(y)
-    fit.nonpositive_rows = int((y <= 0).sum())
-    return True
-
-
-def _ols_log(fit: RateFit, used: pd.DataFrame) -> None:
-    """OLS of log e on log n over the positive rows, CRV3 by n (statsmodels)."""
-    import statsmodels.api as sm
-
-    pos = used[used["value"] > 0]
-    sizes = np.sort(pos["n"].unique())
-    dropped = len(used) - len(pos)
-    if len(sizes) < 3:
-        fit.ols_note = f"not computable: {len(sizes)} sizes of n with positive values"
-        return
-    y, x = np.log(pos["value"].to_numpy(float)), np.log(pos["n"].to_numpy(float))
-    res = sm.OLS(y, sm.add_constant(x)).fit(
-        cov_type="cluster-crv3",
-        cov_kwds={"groups": np.searchsorted(sizes, pos["n"].to_numpy()),
-                  "use_correction": True, "df_correction": True},
-        use_t=True,
-    )  # fmt: skip
-    lo, hi = res.conf_int(alpha=1 - fit.level)[1]
-    fit.ols_exponent, fit.ols_ci_low, fit.ols_ci_high = float(-res.params[1]), -hi, -lo
-    if dropped:
-        fit.ols_note = f"{dropped} rows ≤ 0 dropped (the log needs e > 0)"
-
-
-def _log_factors(fit: RateFit) -> pd.DataFrame:
-    """The exponent a of E e = C n^(−a) (log n)^k for k ∈ LOG_FACTORS, each with its CI and
-    verdict (k = 0 is the main fit)."""
-    y = fit.used["value"].to_numpy(float)
-    n = fit.used["n"].to_numpy(float)
-    rows = []
-    for k in LOG_FACTORS:
-        res = glm.fit_loglink(y, glm.design(n), n, glm.log_factor_offset(n, k))
-        a, se = float(-res.beta[0, 1]), float(math.sqrt(max(res.cov[0, 1, 1], 0.0)))
-        if not res.converged[0]:
-            a = se = math.nan
-        q = stats.t.ppf(0.5 + fit.level / 2, fit.df)
-        if math.isfinite(fit.theory) and math.isfinite(a):
-            t = verdicts.tost(a, se, fit.df, fit.theory, fit.margin)
-            v = verdicts.verdict_text(t, a, fit.theory)
-        else:
-            v = "no theory exponent" if math.isfinite(a) else "the fit did not converge"
-        rows.append({"k": k, "exponent": a, "se": se, "ci_low": a - q * se,
-                     "ci_high": a + q * se, "verdict": v})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def _local_slopes(points: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Slopes of log(mean) between successive n, se by the delta method from the replicate
-    se's (no n-level effect: indicative), t with k_i + k_j − 2 df; ``note`` says why a slope
-    is missing (a mean ≤ 0, or one replicate)."""
-    p = points.sort_values("n")
-    n = p["n"].to_numpy(float)
-    m, s, k = p["mean_fit"].to_numpy(float), p["se_fit"].to_numpy(float), p["k_fit"].to_numpy()
-    dx = np.diff(np.log(n))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logm = np.where(m > 0, np.log(np.where(m > 0, m, 1.0)), np.nan)
-        rel = s / m
-        slope = -np.diff(logm) / dx
-        se = np.sqrt(rel[:-1] ** 2 + rel[1:] ** 2) / dx
-    dof = k[:-1] + k[1:] - 2
-    q = np.where(dof > 0, stats.t.ppf(0.5 + level / 2, np.maximum(dof, 1)), np.nan)
-    note = np.where(
-        (m[:-1] <= 0) | (m[1:] <= 0),
-        "mean ≤ 0",
-        np.where(~np.isfinite(se), "one replicate", ""),
-    )
-    return pd.DataFrame({"n_low": n[:-1].astype(int), "n_high": n[1:].astype(int),
-                         "exponent": slope, "se": se, "ci_low": slope - q * se,
-                         "ci_high": slope + q * se, "note": note})  # fmt: skip
-
-
-def _unmeasurable(excluded: pd.DataFrame, n_used: int) -> str:
-    """Name what took the fit below 3 sizes of n: the most common reason among lost rows."""
-    if excluded.empty:
-        return "not measurable: too few points"
-    kind = excluded["reason"].map(
-        lambda r: "floors" if "floor" in r else ("flagged" if r.startswith("flag") else "failed")
-    )
-    top = kind.value_counts().idxmax()
-    if top == "failed" and (excluded["reason"] == "value not finite").all():
-        return "not measurable: too few points"
-    return {
-        "floors": "not measurable: floors",
-        "flagged": "not measurable: flagged rising/unresolved",
-        "failed": "not measurable: failed",
-    }[top]

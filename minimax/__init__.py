@@ -14,8 +14,9 @@ import functools as _functools
 def code_version() -> str:
     """``__version__`` plus a fingerprint of the code that produces numbers.
 
-    The fingerprint is the SHA-256 of the source of the targets, estimators, metrics, the study
-    worker, registry and spec modules (not of reporting code), so a study's cell cache never
+    The fingerprint is the SHA-256 of the source of the targets, estimators (the KDE recipe
+    among them), metrics (the score and oracle metrics among them), the study worker, registry,
+    built-in entries and spec modules (not of reporting code), so a study's cell cache never
     mixes results computed by different code: a changed recipe recomputes its cells instead of
     reusing stale ones.
     """
@@ -35,6 +36,7 @@ def _fingerprint() -> str:
     ]
     files += [root / n for n in ("estimator.py", "validation.py", "runtime.py")]
     files += [root / "study" / n for n in ("worker.py", "registry.py")]
+    files += sorted((root / "study").glob("builtin_*.py"))  # the built-in estimators and metrics
     files += sorted((root / "study").glob("spec*.py"))  # spec.py and its parts (spec_*.py)
     h = hashlib.sha256()
     for p in files:

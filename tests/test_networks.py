@@ -201,9 +201,10 @@ def test_refined_ddpm_puts_a_grid_time_at_the_theory_early_stop_with_the_same_pr
 
 
 def test_the_kde_control_smooths_as_much_as_the_ddpm_early_stop_blurs():
-    """The stated rule of the KDE control (registry.KDE_C_RATIO): h = the DDPM's σ(T̲)/m(T̲)."""
+    """The stated rule of the KDE control (kde_recipe.KDE_C_RATIO): h = the DDPM's σ(T̲)/m(T̲)."""
+    from minimax.baselines.kde_recipe import KDE_C_RATIO
     from minimax.diffusion.sizing import EARLY_STOP_RATIO
-    from minimax.study.registry import KDE_C_RATIO, _kde_kwargs
+    from minimax.study.registry import ESTIMATORS
     from minimax.study.spec import spec_from_values
     from minimax.targets import make_target
 
@@ -211,7 +212,9 @@ def test_the_kde_control_smooths_as_much_as_the_ddpm_early_stop_blurs():
     spec = spec_from_values({"D": 1, "s": 1.0, "n": [250, 1000, 8000]}, name="t")
     target = make_target("besov", D=1, s=1.0, p=2.0, boundary="band", seed=0, n_max=8000)
     half = float(np.diff(target.support[0])[0]) / 2
-    assert _kde_kwargs(target, spec)["c"] == pytest.approx(EARLY_STOP_RATIO * half)
+    assert ESTIMATORS["kde"].build(target, spec, 250, {}).c == pytest.approx(
+        EARLY_STOP_RATIO * half
+    )
 
 
 def test_early_stop_scale_moves_the_blur_by_its_factor():

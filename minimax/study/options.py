@@ -15,7 +15,7 @@ import difflib
 import importlib
 import inspect
 
-from minimax.study.registry import ESTIMATORS
+from minimax.study.registry import ESTIMATORS, METRICS
 
 #: the class each built-in estimator builds (module, class): its __init__ declares the options
 BUILTIN_CLASSES = {
@@ -34,7 +34,7 @@ BUILTIN_CLASSES = {
 #: constructor arguments a study supplies itself (the truth), never an option
 _NOT_OPTIONS = ("self", "target")
 #: metrics that apply only to estimators with a learned score (``EstimatorEntry.has_score``)
-SCORE_METRICS = ("score", "oracle_tv")
+SCORE_METRICS = tuple(name for name, m in METRICS.items() if m.needs_score)
 
 
 class NoOptions:
@@ -172,7 +172,8 @@ def check_options(options: dict) -> None:
 
 def metric_applies(metric: str, estimator: str) -> bool:
     """Whether ``metric`` yields rows for ``estimator`` (the score metrics need a learned score)."""
-    return metric not in SCORE_METRICS or ESTIMATORS[estimator].has_score
+    entry = METRICS.get(metric)
+    return entry is None or entry.applies(ESTIMATORS[estimator])
 
 
 def sampler_names() -> tuple[str, ...]:

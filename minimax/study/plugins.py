@@ -14,7 +14,8 @@ or pass an instance to ``RateStudy`` (``estimators={"hist": Histogram(bins=16)}`
 ``target=Bump(...)``): each cell then works on a deep copy of it. A user's entry travels with
 the study spec to the workers (``StudySpec.plugins``), which install it before computing, so it
 works with every backend; its class and parameters enter its cells' cache identity. Built-in
-entries are untouched: their cells keep their identity.
+entries are untouched: their cells keep their identity. A user's entry and a built-in one go
+into the same ``registry.ESTIMATORS`` through ``registry.add_estimator``.
 
 The options a registered class accepts are its ``__init__`` keywords (``minimax.study.options``).
 """
@@ -27,7 +28,7 @@ import json
 from dataclasses import dataclass
 
 from minimax.study.options import ClassOptions, NoOptions
-from minimax.study.registry import ESTIMATORS, EstimatorEntry
+from minimax.study.registry import ESTIMATORS, EstimatorEntry, add_estimator
 
 
 # -- estimators ----------------------------------------------------------------------------
@@ -112,7 +113,7 @@ def register_estimator(
                 f"estimator {name}={obj!r} is not allowed: expected a class or a function"
             )
         doc = (inspect.getdoc(obj) or "").strip().splitlines()
-        ESTIMATORS[name] = EstimatorEntry(
+        entry = EstimatorEntry(
             name,
             role,
             description or (doc[0] if doc else _qualname(obj)),
@@ -124,6 +125,7 @@ def register_estimator(
             plugin=True,
             identity={"class": _qualname(obj)},
         )
+        add_estimator(entry)
         return obj
 
     return decorate
@@ -148,8 +150,7 @@ def estimator_from_instance(name: str, est) -> EstimatorEntry:
         plugin=True,
         identity={"class": _qualname(est), "params": params},
     )
-    ESTIMATORS[name] = entry
-    return entry
+    return add_estimator(entry)
 
 
 # -- targets -------------------------------------------------------------------------------
@@ -289,6 +290,6 @@ def install_plugins(plugins) -> None:
     """In a worker: register the entries a spec carries (a no-op for built-in studies)."""
     for kind, obj in plugins or ():
         if kind == "estimator":
-            ESTIMATORS[obj.name] = obj
+            add_estimator(obj)
         else:
             _install_target(obj)

@@ -1,4 +1,10 @@
-"""What a study can run: estimators (by CLI name), metrics and target kinds.
+"""What a study can run: estimators (by CLI name), metrics and target kinds, in one mechanism.
+
+Every estimator is an ``EstimatorEntry`` in ``ESTIMATORS`` and every metric a ``MetricEntry``
+in ``METRICS``, put there by a decorator: the built-in ones by ``builtin_estimator`` and
+``metric`` (``minimax.study.builtin_estimators``, ``minimax.study.builtin_metrics``), a user's
+by ``minimax.study.plugins.register_estimator``, all through ``add_estimator``. Both mappings
+keep the order of registration, which is the order of ``list`` and of a study's cells.
 
 Importing this module imports no estimator code (and no torch): each entry builds its estimator
 lazily in the worker, so ``--help``, ``list`` and input validation stay fast.
@@ -7,7 +13,7 @@ lazily in the worker, so ``--help``, ``list`` and input validation stay fast.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,211 +42,70 @@ class EstimatorEntry:
     identity: dict | None = None
 
 
-#: the KDE control's bandwidth constant per unit half-width of the box: the DDPM's σ(T̲)/m(T̲)
-#: constant (minimax.diffusion.sizing.EARLY_STOP_RATIO; a test keeps them equal)
-KDE_C_RATIO = 0.2
+ESTIMATORS: dict[str, EstimatorEntry] = {}
 
 
-def _kde_kwargs(target, spec) -> dict:
-    # an order-2 kernel with reflection keeps the rate up to s = 2 (kde.py); beyond, order 4
-    # with local-polynomial boundary kernels (docs/theory.md §6: the kernel's order must exceed s)
-    order = 2 if spec.target.s <= 2 else 4
-    # h = c·n^(-1/(2s+D)) by a stated rule, not by its outcome: c = the DDPM's early-stop
-    # noise-to-signal constant (KDE_C_RATIO = sizing.EARLY_STOP_RATIO = 0.2) times the box's
-    # half-width, so the KDE smooths the data exactly as much as the DDPM's last step blurs them
-    # and the paired DDPM − KDE difference is what learning the score adds. (c = 0.25 was chosen
-    # earlier because it reproduced the theory exponent on the tuning targets: docs/decisions.md.)
-    support = np.asarray(target.support, dtype=np.float64)
-    half = (support[:, 1] - support[:, 0]) / 2
-    half = float(np.mean(half)) if np.isfinite(half).all() else 1.0
-    kw = {
-        "bandwidth": "theory",
-        "c": KDE_C_RATIO * half,
-        "smoothness": spec.target.s,
-        "order": order,
-        "boundary": "reflect" if order == 2 else "local",
-        "support": target.support,
-    }
-    return kw
+def add_estimator(entry: EstimatorEntry) -> EstimatorEntry:
+    """Put ``entry`` into ``ESTIMATORS`` under its name and return it. A built-in name is
+    taken once (ValueError for a second built-in of that name); a user's entry replaces a
+    user's entry of the same name (``plugins`` refuses built-in names before calling this)."""
+    old = ESTIMATORS.get(entry.name)
+    if old is not None and not (old.plugin and entry.plugin):
+        raise ValueError(f"estimator name={entry.name!r} is not allowed: it is registered")
+    ESTIMATORS[entry.name] = entry
+    return entry
 
 
-def _kde(target, spec, n, options):
-    from minimax.baselines import KDE
+def builtin_estimator(
+    name: str,
+    role: str,
+    description: str,
+    *,
+    ensemble: bool = False,
+    uses_torch: bool = False,
+    has_score: bool = False,
+):
+    """Decorator: register ``build(target, spec, n, options)`` as the built-in estimator
+    ``name`` (its options: those of its class in ``options.BUILTIN_CLASSES``); returns
+    ``build`` unchanged."""
 
-    return KDE(**{**_kde_kwargs(target, spec), **options})
+    def decorate(build: Callable) -> Callable:
+        add_estimator(
+            EstimatorEntry(
+                name,
+                role,
+                description,
+                build,
+                ensemble=ensemble,
+                uses_torch=uses_torch,
+                has_score=has_score,
+            )
+        )
+        return build
 
-
-def _kde_oracle(target, spec, n, options):
-    from minimax.baselines import OracleKDE
-
-    kw = _kde_kwargs(target, spec)
-    del kw["bandwidth"]
-    kw["start_c"] = kw.pop("c")  # the search starts at the theory bandwidth
-    kw["tv_options"] = getattr(target, "tv_exact_options", None)
-    return OracleKDE(target, **{**kw, **options})
-
-
-def _wavelet(target, spec, n, options):
-    from minimax.baselines import WaveletThreshold
-
-    return WaveletThreshold(target.support, **options)
-
-
-def _uniform(target, spec, n, options):
-    from minimax.baselines import UniformBox
-
-    return UniformBox(target.support, **options)
-
-
-def _best_gaussian(target, spec, n, options):
-    from minimax.baselines import BestGaussian
-
-    return BestGaussian(**options)
+    return decorate
 
 
-def _diffusion_common(spec, options) -> dict:
-    kw = {"s": spec.target.s, "device": spec.device}
-    if spec.sampler != "default":
-        kw["sampler"] = spec.sampler
-    kw.update(options)
-    return kw
+# -- metrics -------------------------------------------------------------------------------
+@dataclass
+class FittedCell:
+    """What a metric of one cell sees: the cell, its target, its fitted estimator and entry,
+    and the cell's random streams (``Cell.streams``)."""
 
+    cell: object
+    target: object
+    est: object
+    entry: EstimatorEntry
+    streams: dict
+    _samples: np.ndarray | None = field(default=None, repr=False)
 
-def _ddpm(target, spec, n, options):
-    from minimax.diffusion import DiffusionEstimator
-
-    kw = {"process": "ddpm", "sizing": spec.sizing, "box": target.support}
-    kw.update(_diffusion_common(spec, options))
-    return DiffusionEstimator(**kw)
-
-
-def _ddpm_fixed_tmin(target, spec, n, options):
-    """DDPM whose early-stop time T̲ stays at the theory rule's value for the smallest n."""
-    from minimax.diffusion import make_process, size
-
-    est = _ddpm(target, spec, n, options)
-    if "t_min" not in options:
-        process = make_process(est.process, **(est.process_options or {}))
-        est.t_min = size("theory", min(spec.n), spec.target.D, process, s=spec.target.s).t_min
-    return est
-
-
-def _empirical(target, spec, n, options):
-    from minimax.diffusion import EmpiricalScoreDiffusion
-
-    kw = {"process": "ddpm", "box": target.support}
-    kw.update(_diffusion_common(spec, options))
-    return EmpiricalScoreDiffusion(**kw)
-
-
-def _oracle(target, spec, n, options):
-    from minimax.diffusion import OracleScoreDiffusion
-
-    kw = {"process": "ddpm", "sizing": spec.sizing, "box": target.support}
-    kw.update(_diffusion_common(spec, options))
-    return OracleScoreDiffusion(target, **kw)
-
-
-def _generative(target, spec, options) -> dict:
-    return {"s": spec.target.s, "box": target.support, "device": spec.device, **options}
-
-
-def _gan(target, spec, n, options):
-    from minimax.generative import GANEstimator
-
-    return GANEstimator(**_generative(target, spec, options))
-
-
-def _vae(target, spec, n, options):
-    from minimax.generative import VAEEstimator
-
-    return VAEEstimator(**_generative(target, spec, options))
-
-
-ESTIMATORS: dict[str, EstimatorEntry] = {
-    e.name: e
-    for e in (
-        EstimatorEntry(
-            "kde",
-            "control",
-            "boundary-corrected KDE, bandwidth n^(-1/(2s+D)), order > s: the positive control",
-            _kde,
-        ),
-        EstimatorEntry(
-            "kde-oracle",
-            "oracle",
-            "the same KDE with the grid bandwidth minimising the exact TV to the target: an "
-            "oracle for the best linear estimator of its kind (it knows the truth)",
-            _kde_oracle,
-        ),
-        EstimatorEntry(
-            "wavelet",
-            "control",
-            "wavelet hard thresholding (average-interpolating, level-wise universal threshold): "
-            "the nonlinear control of the sparse p < 1 targets",
-            _wavelet,
-        ),
-        EstimatorEntry(
-            "uniform", "trivial", "the uniform density on the box: knowing nothing", _uniform
-        ),
-        EstimatorEntry(
-            "gaussian",
-            "trivial",
-            "the maximum-likelihood Gaussian (training mean and covariance)",
-            _best_gaussian,
-        ),
-        EstimatorEntry(
-            "ddpm",
-            "diffusion",
-            "DDPM (ε-MLP, batched ensemble of the replicates), sized by --sizing",
-            _ddpm,
-            ensemble=True,
-            uses_torch=True,
-            has_score=True,
-        ),
-        EstimatorEntry(
-            "ddpm-fixed-tmin",
-            "negative control",
-            "DDPM with T̲ frozen at its smallest-n value: a blur floor that must flatten the rate",
-            _ddpm_fixed_tmin,
-            ensemble=True,
-            uses_torch=True,
-            has_score=True,
-        ),
-        EstimatorEntry(
-            "empirical-score",
-            "control",
-            "the empirical (training-set) score through the diffusion sampler: a Gaussian KDE",
-            _empirical,
-            uses_torch=True,
-        ),
-        EstimatorEntry(
-            "oracle-score",
-            "control",
-            "the true score through the same sampler: the sampler's own error (D <= 2)",
-            _oracle,
-            uses_torch=True,
-        ),
-        EstimatorEntry(
-            "gan",
-            "generative",
-            "JS GAN (MLPs, non-saturating loss, tanh into the box; batched ensemble): theory "
-            "TV <~ n^(-s/(2s+D)) (Puchkin, Samsonov, Belomestny, Moulines & Naumov 2021)",
-            _gan,
-            ensemble=True,
-            uses_torch=True,
-        ),
-        EstimatorEntry(
-            "vae",
-            "generative",
-            "VAE, Gaussian decoder with learned variance, sampled with its noise (batched "
-            "ensemble): theory TV <= sqrt(2) H <~ n^(-s/(2s+D)) up to logs (Kwon & Chae 2023)",
-            _vae,
-            ensemble=True,
-            uses_torch=True,
-        ),
-    )
-}
+    def samples(self) -> np.ndarray:
+        """The estimator's M draws at this n (``spec.samples_at``), drawn on first use from the
+        cell's sample stream and shared by every metric of the cell."""
+        if self._samples is None:
+            m = self.cell.spec.samples_at(self.cell.n)
+            self._samples = np.asarray(self.est.sample(m, self.streams["sample"]), np.float64)
+        return self._samples
 
 
 @dataclass(frozen=True)
@@ -249,6 +114,52 @@ class MetricEntry:
     description: str
     #: the minimax exponent a in error ≍ n^(-a), as a function of (s, D)
     theory: Callable[[float, int], float]
+    #: compute(FittedCell) -> [MetricResult], in the order of ``row_names``; for a
+    #: ``per_unit`` metric compute(target, spec, n, options, X, seed), once per work unit
+    compute: Callable | None = None
+    #: rows(entry, est, target) -> the names of its rows for an estimator; None: [name]
+    rows: Callable | None = None
+    #: True when it applies only to estimators with a learned score (``has_score``)
+    needs_score: bool = False
+    #: True when it is computed once per work unit and shared by its replicates' rows
+    per_unit: bool = False
+
+    def applies(self, entry: EstimatorEntry) -> bool:
+        """Whether this metric yields rows for the estimator of ``entry``."""
+        return entry.has_score or not self.needs_score
+
+    def row_names(self, entry: EstimatorEntry, est, target) -> list[str]:
+        """The metric names of its rows for ``entry`` (none where it does not apply); ``est``:
+        the estimator as built (fitted or not), None where it could not be built."""
+        if not self.applies(entry):
+            return []
+        return [self.name] if self.rows is None else list(self.rows(entry, est, target))
+
+
+METRICS: dict[str, MetricEntry] = {}
+
+
+def metric(
+    name: str,
+    description: str,
+    *,
+    theory: Callable[[float, int], float],
+    rows: Callable | None = None,
+    needs_score: bool = False,
+    per_unit: bool = False,
+):
+    """Decorator: register ``compute`` as the metric ``name`` (see ``MetricEntry``); returns
+    ``compute`` unchanged. A name is taken once."""
+
+    def decorate(compute: Callable) -> Callable:
+        if name in METRICS:
+            raise ValueError(f"metric name={name!r} is not allowed: it is registered")
+        METRICS[name] = MetricEntry(
+            name, description, theory, compute, rows, needs_score=needs_score, per_unit=per_unit
+        )
+        return compute
+
+    return decorate
 
 
 def tv_exponent(s: float, D: int) -> float:
@@ -266,26 +177,6 @@ def score_exponent(s: float, D: int) -> float:
     return 2 * s / (2 * s + D)
 
 
-METRICS: dict[str, MetricEntry] = {
-    "tv": MetricEntry(
-        "tv",
-        "total variation: exact quadrature for explicit densities, binned with floor otherwise",
-        tv_exponent,
-    ),
-    "w1": MetricEntry("w1", "Wasserstein-1 distance from samples", w1_exponent),
-    "oracle_tv": MetricEntry(
-        "oracle_tv",
-        "TV of the true score through the DDPM's own sampler, T̲, T̄ and steps (its sampling "
-        "error budget; once per n, D <= 2; slow on a CPU: ≈ 0.4 s per sampling step for D = 1)",
-        tv_exponent,
-    ),
-    "score": MetricEntry(
-        "score",
-        "σ²-weighted score error of a trained diffusion model vs the numerical oracle (D <= 2)",
-        score_exponent,
-    ),
-}
-
 #: metrics derived from another one's details (rows added automatically, no theory exponent)
 DERIVED_METRICS = {"outside_mass": "tv"}
 
@@ -302,8 +193,24 @@ def theory_exponent(metric: str, s: float, D: int) -> float:
     return entry.theory(s, D)
 
 
+def __getattr__(name: str):
+    # KDE_C_RATIO lives with the KDE recipe; imported on first use, since importing the
+    # baselines package costs scipy
+    if name == "KDE_C_RATIO":
+        from minimax.baselines.kde_recipe import KDE_C_RATIO
+
+        return KDE_C_RATIO
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def target_kinds() -> tuple[str, ...]:
     """The target kinds ``make_target`` accepts."""
     from minimax.targets import TARGET_KINDS
 
     return tuple(TARGET_KINDS)
+
+
+# the built-in entries register themselves on import, in the order ``list`` shows them; they
+# import this module's decorators, so they come after them
+from minimax.study import builtin_estimators as _builtin_estimators  # noqa: E402, F401
+from minimax.study import builtin_metrics as _builtin_metrics  # noqa: E402, F401

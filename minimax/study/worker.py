@@ -1,9 +1,11 @@
 """One work unit, computed where it is sent: (target, n, estimator) with its replicates.
 
-This is the only place that knows targets, estimators and metrics at once (docs/design.md). Every
-random number comes from the cell's own streams (``Cell.streams``), so the rows do not depend on
-which worker ran the unit or in what order. A failure in one replicate becomes that cell's rows
-with ``status`` and ``error``; it never removes the cell.
+This is the only place that knows targets, estimators and metrics at once (docs/design.md): it
+builds each through its registry entry (``minimax.study.registry``) and computes nothing itself.
+Every random number comes from the cell's own streams (``Cell.streams``), so the rows do not
+depend on which worker ran the unit or in what order. A failure in one replicate becomes that
+cell's rows with ``status`` and ``error``, one per metric name a success would have; it never
+removes the cell.
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from minimax import code_version
-from minimax.study.registry import DERIVED_METRICS, ESTIMATORS, theory_exponent
+from minimax.metrics.score_metric import SCORE_GRID, SCORE_POINTS, score_metric, score_times
+from minimax.study.builtin_metrics import EXACT_TV_MAX_DIM, failed_results, oracle_tv
+from minimax.study.registry import ESTIMATORS, METRICS, FittedCell, theory_exponent
 from minimax.study.spec import Cell, TargetSpec, WorkUnit
+
+#: still importable from here, where they were defined before they moved to their owners
+__all__ = [
+    "EXACT_TV_MAX_DIM", "SCORE_GRID", "SCORE_POINTS", "CellResult", "build_target",
+    "oracle_tv", "run_unit", "score_metric", "score_times",
+]  # fmt: skip
 
 
 @dataclass
@@ -90,52 +100,69 @@ def _run_unit(unit: WorkUnit, entry) -> list[CellResult]:
     results = []
     if entry.ensemble:
         t1 = time.perf_counter()
+        built = None
         try:
-            est = entry.build(target, spec, unit.n, options)
-            members = est.fit_ensemble(data, [st["fit"] for st in streams])
+            built = entry.build(target, spec, unit.n, options)
+            members = built.fit_ensemble(data, [st["fit"] for st in streams])
             shared_error = None
         except Exception as exc:  # a failed ensemble fails each of its cells, with the reason
             members, shared_error = [None] * len(cells), exc
         fit_each = (time.perf_counter() - t1) / len(cells)
-        extra = []
-        if shared_error is None and "oracle_tv" in spec.metrics and entry.has_score:
+        shared = {}
+        if shared_error is None:
             t2 = time.perf_counter()
-            try:
-                extra = oracle_tv(target, spec, unit.n, options, data[0], cells[0].seed)
-            except Exception as exc:  # a budget component failing must not fail the DDPM's cells
-                from minimax.metrics.result import MetricResult
-
-                _, why = _describe_error(exc)
-                extra = [MetricResult(k, math.nan, method=why, flag="failed")
-                         for k in ("oracle_tv", "blur_tv")]  # fmt: skip
+            shared = _unit_metrics(unit, entry, built, target, options, data[0], cells[0].seed)
             fit_each += (time.perf_counter() - t2) / len(cells)
         for cell, st, member in zip(cells, streams, members, strict=True):
+            seconds = setup / len(cells) + fit_each
             results.append(
-                _evaluate(
-                    cell, target, member, st, setup / len(cells) + fit_each, shared_error, extra
-                )
+                _evaluate(cell, entry, target, member, built, st, seconds, shared_error, shared)
             )
     else:
+        t2 = time.perf_counter()
+        shared = _unit_metrics(unit, entry, None, target, options, data[0], cells[0].seed)
+        shared_each = (time.perf_counter() - t2) / len(cells)
         for cell, st, X in zip(cells, streams, data, strict=True):
             t1 = time.perf_counter()
+            est = built = error = None
             try:
-                est = entry.build(target, spec, unit.n, options).fit(X, st["fit"])
-                error = None
+                built = entry.build(target, spec, unit.n, options)
+                est = built.fit(X, st["fit"])
             except Exception as exc:
                 est, error = None, exc
-            spent = setup / len(cells) + time.perf_counter() - t1
-            results.append(_evaluate(cell, target, est, st, spent, error))
+            spent = setup / len(cells) + shared_each + time.perf_counter() - t1
+            results.append(_evaluate(cell, entry, target, est, built, st, spent, error, shared))
     return results
 
 
-def _evaluate(cell: Cell, target, est, streams, seconds: float, error, extra=()) -> CellResult:
-    """The metric rows of one fitted estimator (or its failure rows); ``extra``: metric results
-    computed once for the whole work unit (the oracle-score TV), shared by its replicates."""
+def _unit_metrics(unit: WorkUnit, entry, built, target, options, X, seed) -> dict[str, list]:
+    """{metric: results} of the spec's per-unit metrics that apply to ``entry``, computed once
+    and shared by the unit's cells; a failing one becomes NaN results flagged "failed" (a
+    budget component failing must not fail the estimator's cells)."""
+    out = {}
+    for name in unit.spec.metrics:
+        m = METRICS.get(name)
+        if m is None or not m.per_unit or not m.applies(entry):
+            continue
+        try:
+            out[name] = list(m.compute(target, unit.spec, unit.n, options, X, seed))
+        except Exception as exc:
+            _, why = _describe_error(exc)
+            out[name] = failed_results(m.row_names(entry, built, target), why)
+    return out
+
+
+def _evaluate(
+    cell: Cell, entry, target, est, built, streams, seconds: float, error, shared
+) -> CellResult:
+    """The metric rows of one fitted estimator ``est``, or its failure rows (one per metric
+    name its rows would carry; ``built``: the estimator as built, None where building
+    failed); ``shared``: the per-unit metrics' results, shared by the unit's replicates."""
     t0 = time.perf_counter()
     metrics: list = []
     if error is None:
         try:
-            metrics = _metrics(cell, target, est, streams) + list(extra)
+            metrics = _metrics(FittedCell(cell, target, est, entry, streams), shared)
         except Exception as exc:
             error = exc
     status, message = ("ok", "") if error is None else _describe_error(error)
@@ -146,159 +173,24 @@ def _evaluate(cell: Cell, target, est, streams, seconds: float, error, extra=())
         for res in metrics:
             rows.append({**base, **_metric_columns(res, cell)})
     else:
-        for name in _metric_names(cell):
+        for name in _row_names(cell, entry, built, target):
             rows.append({**base, **_failed_metric_columns(name, cell)})
     return CellResult(cell.cell_id, rows, status)
 
 
-#: explicit densities are scored by quadrature up to this dimension, by tv_mc above it
-EXACT_TV_MAX_DIM = 2
-
-
-def _metrics(cell: Cell, target, est, streams) -> list:
-    from minimax import metrics as M
-
-    spec = cell.spec
+def _metrics(fit: FittedCell, shared: dict) -> list:
     out = []
-    samples = None
-
-    def draw():
-        nonlocal samples
-        if samples is None:
-            samples = np.asarray(
-                est.sample(spec.samples_at(cell.n), streams["sample"]), dtype=np.float64
-            )
-        return samples
-
-    for name in spec.metrics:
-        if name == "tv":
-            if getattr(est, "has_pdf", False):
-                # a target with features finer than tv_exact's defaults states what it needs
-                if target.dim <= EXACT_TV_MAX_DIM:
-                    res = M.tv_exact(target, est.pdf, **getattr(target, "tv_exact_options", {}))
-                else:  # quadrature's cost grows like (cells × nodes)^D: Monte Carlo instead
-                    res = M.tv_mc(target, est.pdf, est.sample, rng=streams["metric"])
-                if ESTIMATORS[cell.estimator].role == "control":
-                    # the calibration arm (docs/tv.md §6): the same explicit-density fit scored
-                    # by the sampled estimator at the study's M, so that its exponent can be
-                    # compared with the exact one on the very rows the DDPM is measured with
-                    out.append(_renamed(M.tv(target, draw(), rng=streams["metric"]), "tv_sampled"))
-            else:
-                res = M.tv(target, draw(), rng=streams["metric"])
-            out.append(res)
-            outside = (res.details or {}).get("outside_mass")
-            if outside is not None:
-                out.append(_derived("outside_mass", float(outside), res))
-        elif name == "w1":
-            out.append(M.w1(target, draw(), rng=streams["metric"]))
-        elif name == "score":
-            if ESTIMATORS[cell.estimator].has_score:
-                res = score_metric(target, est, streams["metric"])
-                # the unweighted time integral the theory bounds, from the same per-t errors
-                out += [res, M.score_error_integral(res)]
-        elif name == "oracle_tv":
-            pass  # once per work unit (run_unit), for estimators with a learned score
-        else:  # validated against METRICS before any work starts
+    for name in fit.cell.spec.metrics:
+        m = METRICS.get(name)
+        if m is None:  # validated against METRICS before any work starts
             raise ValueError(f"metric={name!r} is not allowed")
+        if m.applies(fit.entry):
+            out += shared.get(name, []) if m.per_unit else m.compute(fit)
     return out
 
 
-def oracle_tv(target, spec, n: int, options: dict, X, seed: int) -> list:
-    """[oracle_tv, blur_tv]: the sampler's and the early stop's parts of a DDPM's error budget.
-
-    oracle_tv: the sampled TV of ``OracleScoreDiffusion`` (the true score through the DDPM's own
-    sampler: same sizing rule, T̲, T̄, sampling steps and options), fitted on the unit's first
-    data set (for n and the standardisation only), at the DDPM's own M so that both TVs have
-    the same resolution. blur_tv: the exact TV of the same sampler without discretisation or
-    prior error (diffusion.early_stop_blur, docs/tv.md §9). Random numbers come from a fourth
-    child of the first cell's seed, so the cells' own streams are untouched.
-    """
-    import inspect
-
-    from minimax import metrics as M
-    from minimax.diffusion import OracleScoreDiffusion
-    from minimax.diffusion.early_stop import early_stop_blur
-
-    accepted = set(inspect.signature(OracleScoreDiffusion.__init__).parameters)
-    kw = {k: v for k, v in options.items() if k in accepted}
-    oracle = ESTIMATORS["oracle-score"].build(target, spec, n, kw)
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
-    oracle.fit(X, rng)
-    y = np.asarray(oracle.sample(spec.samples_at(n), rng), dtype=np.float64)
-    return [_renamed(M.tv(target, y, rng=rng), "oracle_tv"), early_stop_blur(oracle, target)]
-
-
-#: the fixed time grid of the score error (the same times at every n, so per-time errors
-#: compare across n; issue 13) and points per time
-SCORE_GRID, SCORE_POINTS = np.geomspace(1e-4, 1.0, 25), 2000
-
-
-def score_times(t_min: float, t_end: float) -> np.ndarray:
-    """T̲, the grid's times inside (T̲, T̄), and T̄: the integral runs over exactly [T̲, T̄]."""
-    inside = SCORE_GRID[(SCORE_GRID > t_min * (1 + 1e-9)) & (SCORE_GRID < t_end * (1 - 1e-9))]
-    return np.concatenate([[t_min], inside, [t_end]])
-
-
-def score_metric(target, est, rng):
-    """σ²-weighted integrated error of the model's score against the numerical oracle.
-
-    Both in the model's standardised coordinates u = (x - shift)/scale, where the forward
-    process acts; there the target is ``AffineTarget`` (exact pdf and cell masses mapped).
-    """
-    import torch
-
-    from minimax.diffusion.estimator import AffineTarget
-    from minimax.diffusion.scores import OracleScore
-    from minimax.metrics import score_error
-
-    shift = est.standardizer_.shift[0, 0].cpu().numpy()
-    scale = est.standardizer_.scale[0, 0].cpu().numpy()
-    model_target = AffineTarget(target, shift, scale)
-    oracle = OracleScore(model_target, est.process_)
-    network = est.score_source()
-    device = est.device_
-
-    def learned(x, t):
-        u = torch.as_tensor(x, dtype=torch.float32, device=device)[None]
-        with torch.no_grad():
-            return network.score(u, t)[0].double().cpu().numpy()
-
-    def exact(x, t):
-        return oracle.score(torch.as_tensor(x, dtype=torch.float64)[None], t)[0].numpy()
-
-    times = score_times(est.sizing_.t_min, est.sizing_.t_end)
-    res = score_error(
-        learned, exact, model_target, est.process_.marginal, times, m=SCORE_POINTS, rng=rng
-    )
-    return res if res.metric == "score" else _renamed(res, "score")
-
-
-def _renamed(res, name: str):
-    from dataclasses import replace
-
-    return replace(res, metric=name)
-
-
-def _derived(name: str, value: float, source):
-    from minimax.metrics.result import MetricResult
-
-    return MetricResult(metric=name, value=value, method=f"from {source.metric}", m=source.m)
-
-
-def _metric_names(cell: Cell) -> list[str]:
-    names = []
-    for m in cell.spec.metrics:
-        if m in ("score", "oracle_tv") and not ESTIMATORS[cell.estimator].has_score:
-            continue
-        names.append(m)
-        if m == "score":
-            names.append("score_integral")
-        if m == "oracle_tv":
-            names.append("blur_tv")
-        if m == "tv" and ESTIMATORS[cell.estimator].role == "control":
-            names.append("tv_sampled")
-        names.extend(d for d, src in DERIVED_METRICS.items() if src == m)
-    return names
+def _row_names(cell: Cell, entry, built, target) -> list[str]:
+    return [k for m in cell.spec.metrics for k in METRICS[m].row_names(entry, built, target)]
 
 
 def _describe_error(exc: BaseException) -> tuple[str, str]:

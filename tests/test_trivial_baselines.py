@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from minimax.baselines import BASELINES, BestGaussian, UniformBox
+from minimax.baselines import BestGaussian, UniformBox
 from minimax.estimator import Estimator
 
 BOX = np.array([[-1.0, 1.0], [0.0, 3.0]])
@@ -78,25 +78,20 @@ def test_best_gaussian_pdf_is_the_normal_density():
     np.testing.assert_allclose(g.pdf(x), expect, rtol=1e-10, atol=1e-300)
 
 
-def test_registry_names_build_working_estimators():
-    assert set(BASELINES) == {"kde", "kde-oracle", "wavelet", "uniform", "gaussian"}
+def test_the_study_builds_each_classical_baseline_by_its_name():
+    from minimax.study.registry import ESTIMATORS
+    from minimax.study.spec import spec_from_values
     from minimax.targets import make_target
 
+    names = [k for k, e in ESTIMATORS.items() if not e.uses_torch and not e.plugin]
+    assert names == ["kde", "kde-oracle", "wavelet", "uniform", "gaussian"]
+    spec = spec_from_values({"D": 2, "s": 1.5, "n": [300, 600, 1200]}, name="t")
+    target = make_target("besov", D=2, s=1.5, n_max=1200)
     rng = np.random.default_rng(5)
-    X = rng.uniform(-1, 1, size=(300, 2))
-    box = np.array([[-1.0, 1.0], [-1.0, 1.0]])
-    build = {
-        "kde": lambda cls: cls(support=box, bandwidth="scott"),
-        "kde-oracle": lambda cls: cls(
-            make_target("besov", D=2, s=1.5), smoothness=1.5, support=box
-        ),  # fmt: skip
-        "wavelet": lambda cls: cls(support=box),
-        "uniform": lambda cls: cls(support=box),
-        "gaussian": lambda cls: cls(),
-    }
-    for name, (cls, text) in BASELINES.items():
-        assert issubclass(cls, Estimator) and cls.has_pdf and len(text) > 10
-        est = build[name](cls)
+    X = target.sample(300, rng)
+    for name in names:
+        est = ESTIMATORS[name].build(target, spec, 300, {})
+        assert isinstance(est, Estimator) and est.has_pdf
         est.fit(X, rng)
         Y = est.sample(100, rng)
         assert Y.shape == (100, 2) and np.all(np.isfinite(est.pdf(Y)))

@@ -2,9 +2,12 @@
 
 Forward processes (``processes``), score sources (``scores``: exact, empirical, oracle;
 ``networks.NetworkScore``), ε-networks trained as batched ensembles (``networks``, ``losses``,
-``training``), sizing rules (``sizing``), samplers (``samplers``) and the estimators that tie
-them together (``estimator``). Names are imported lazily on first use, so importing the package
-is cheap (no torch import) and one module's absence does not break the others.
+``training`` with ``train_config``, ``optim`` and ``heldout``), sizing rules (``sizing``),
+samplers (``samplers``) and the estimators that tie them together: their hyperparameters
+(``recipe``), data coordinates (``coordinates``), one sampling pipeline (``sampling``), the
+trained network (``estimator``) and the no-training controls (``controls``). Names are imported
+lazily on first use, so importing the package is cheap (no torch import) and one module's
+absence does not break the others.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ _EXPORTS = {
     "scores": ("ExactGMMScore", "EmpiricalScore", "OracleScore"),
     "networks": ("EnsembleMLP", "NetworkScore", "Standardizer", "noise_conditioning"),
     "losses": ("DenoisingLoss", "SimpleLoss", "ELBOLoss", "ContinuousLoss", "make_loss", "LOSSES"),
-    "training": ("TrainConfig", "EnsembleFit", "MemberReport", "train_ensemble"),
+    "train_config": ("TrainConfig",),
+    "heldout": ("MemberReport",),
+    "training": ("EnsembleFit", "train_ensemble"),
     "sizing": ("Sizing", "size", "SIZING_RULES", "rate_exponent"),
-    "estimator": (
-        "DiffusionEstimator", "EmpiricalScoreDiffusion", "OracleScoreDiffusion", "TrainingDiverged",
-    ),
+    "estimator": ("DiffusionEstimator", "TrainingDiverged"),
+    "controls": ("EmpiricalScoreDiffusion", "OracleScoreDiffusion"),
 }  # fmt: skip
 
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}

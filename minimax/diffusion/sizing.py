@@ -35,7 +35,7 @@ by the user. Rules (``SIZING_RULES``):
   - Fourier features of x at 8 geometric scales from 1 down to 0.5 · n^{-1/(2s+D)} (model units),
     half the resolution scale the rate needs. Measured (D = 1, s = 1 Besov target, n = 16,000,
     M = 20,000, binned TV floor 0.024): TV 0.11 without them, 0.066 with them; with the
-    continuous loss as well 0.030 (estimator.py makes that loss the theory rule's default).
+    continuous loss as well 0.030 (recipe.resolve_loss makes that loss the theory rule's default).
 
 Measured with the defaults (theory rule, continuous loss, x features, reflection at the box;
 D = 1, s = 1 Besov target with a jump at the box's edge, one replicate, binned TV on 64 cells
@@ -49,7 +49,7 @@ the flattening seen there is not T̲ but, at least partly, this check's own floo
 The recipe, measured with the tool itself (studies/ablation_*.toml, results/ablations/; theory
 rule, M = 40,000, 2 replicates, band boundary):
 
-- final Tweedie denoising at T̲: off by default under this rule (estimator.py, denoise="auto").
+- final Tweedie denoising at T̲: off by default under this rule (recipe.resolve_denoise, "auto").
   D = 1, s = 1, n = 500/2000/8000: TV 0.070/0.065/0.0295 without, 0.079/0.048/0.039 with (WLS
   exponent 0.33 ± 0.08 vs 0.18 ± 0.04, theory 0.333); D = 2, s = 1.5, n = 250 → 8000: 0.102 →
   0.063 without, 0.142 → 0.063 with (lower or equal at every n; nearly every point of both is
@@ -61,7 +61,7 @@ rule, M = 40,000, 2 replicates, band boundary):
   (2 replicates each, spread up to ±0.013), and on D = 1, s = 1 (smooth boundary, n = 8000, one
   data set, two training seeds) from 0.034/0.029 to 0.030/0.026: the rule now uses the doubled
   constant 4000. Most of the early stops the old held-out rule made (keep the lowest held-out
-  loss) were noise: see training.TrainConfig for the rule that replaced it.
+  loss) were noise: see train_config.TrainConfig for the rule that replaced it.
 - samplers: the probability-flow ODE samplers ("heun", "adaptive") with a trained network at the
   rule's small T̲ collapse the samples onto a few points (TV ≈ 0.84 against 0.04-0.05 for
   ancestral/euler on the same fit): the learned score memorises at small t and the ODE adds no

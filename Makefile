@@ -49,10 +49,18 @@ bench: $(STAMP)
 PAPER_RESULTS ?= results/confirm
 PAPER_EXPLORATION ?= results/recipe_D1_s1_band results/recompute/recipe_D1_s1_band \
 	results/recipe_D1_s1_smooth results/recompute/recipe_D2_s1.5_smooth
+# the DDPM's samples against q: confirmatory cells refitted from their seeds (the samples
+# command; its recomputed TVs must equal the stored ones)
+PAPER_SAMPLES ?= results/confirm_samples
+# "Does a diffusion model adapt?": the sparse-target study (studies/adaptivity.toml)
+PAPER_ADAPTIVITY ?= results/adaptivity
 
 paper: $(STAMP)
 	$(PY) -m minimax.study paper $(PAPER_RESULTS) \
-	    $(if $(strip $(PAPER_EXPLORATION)),--exploration $(PAPER_EXPLORATION)) --out paper
+	    $(if $(strip $(PAPER_EXPLORATION)),--exploration $(PAPER_EXPLORATION)) \
+	    $(if $(wildcard $(PAPER_SAMPLES)/samples.json),--samples $(PAPER_SAMPLES)) \
+	    $(if $(wildcard $(PAPER_ADAPTIVITY)/results.parquet),--adaptivity $(PAPER_ADAPTIVITY)) \
+	    --out paper
 	@if command -v latexmk >/dev/null 2>&1; then \
 	    cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex; \
 	 else echo "no LaTeX toolchain: figures, tables and text regenerated; to build paper/main.pdf" \

@@ -225,3 +225,13 @@ def test_cache_identity_follows_the_code_that_computes_numbers(monkeypatch):
     assert minimax.code_version().startswith(minimax.__version__ + "+")
     monkeypatch.setattr(spec_module, "code_version", lambda: minimax.__version__ + "+other")
     assert cell.cell_id != base
+
+
+def test_an_unknown_key_is_refused_with_a_close_match():
+    """A misspelt key would otherwise be ignored and the study run on defaults."""
+    with pytest.raises(
+        ValueError, match=r"replicate=2 is not allowed \(did you mean replicates\?\)"
+    ):
+        spec_from_values({"D": 1, "replicate": 2}, name="t")
+    with pytest.raises(ValueError, match=r"^set=.* is not allowed"):
+        spec_from_values({"D": 1, "set": {"ddpm": {"steps": 5}}}, name="t")

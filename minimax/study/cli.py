@@ -1,4 +1,4 @@
-"""``python -m minimax.study {rate,sweep,report,plan,paper,list}``: the study's command line.
+"""``python -m minimax.study {rate,sweep,report,plan,paper,samples,list}``: the study's command line.
 
 Bad input (anything the user typed) prints one line to stderr and exits 2, before any folder
 is created; faults inside a run are not user errors and keep their traceback.
@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from minimax.study.samples_cli import add_samples_parser, samples_plan, samples_run
 from minimax.study.spec import BACKENDS, BOUNDARIES, PRESETS, SIZINGS
 
 PROG = "python -m minimax.study"
@@ -276,6 +277,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     paper.add_argument("--no-figures", action="store_true", help="tables and macros only")
     paper.add_argument(
+        "--samples",
+        default=None,
+        metavar="DIR",
+        help="a folder written by the samples command, drawn as the samples figure",
+    )
+    paper.add_argument(
+        "--adaptivity",
+        default=None,
+        metavar="DIR",
+        help="the adaptivity study's results folder (studies/adaptivity.toml), its section",
+    )
+    paper.add_argument(
         "--exploration",
         nargs="+",
         action="extend",
@@ -284,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="results folders of the tuning studies, reported as exploration beside the "
         "headline study DIR",
     )
+
+    add_samples_parser(sub, _formatter)
 
     sub.add_parser(
         "list",
@@ -366,17 +381,25 @@ def main(argv=None) -> int:
             from minimax.study.commands import list_entries
 
             return list_entries()
+        if args.command == "samples":
+            plan = samples_plan(args)
         if args.command in ("report", "paper", "plan"):
             from minimax.study import store
 
             table = store.read_table(args.dir)  # the one user error report can meet
             for folder in getattr(args, "exploration", None) or []:
                 store.read_table(folder)
+            if getattr(args, "adaptivity", None):
+                store.read_table(args.adaptivity)
+            if getattr(args, "samples", None):
+                from minimax.study.samples import check_samples_folder
+
+                check_samples_folder(args.samples)
             if args.command == "paper" or (args.command == "report" and args.out):
                 from minimax.study.api import check_out
 
                 check_out(Path(args.out))
-        else:
+        elif args.command != "samples":
             if args.command == "rate":
                 specs = _rate_specs(args)
             else:
@@ -388,6 +411,8 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     # -- input is valid; from here on a fault is a bug and keeps its traceback --
+    if args.command == "samples":
+        return samples_run(args, *plan)
     if args.command in ("report", "plan", "paper"):
         from minimax.study.commands import run_command
 

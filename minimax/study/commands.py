@@ -30,7 +30,12 @@ def run_command(args, table) -> int:
         from minimax.study.paper import build_paper
 
         paper = build_paper(
-            args.dir, args.out, figures=not args.no_figures, exploration=args.exploration
+            args.dir,
+            args.out,
+            figures=not args.no_figures,
+            exploration=args.exploration,
+            samples=args.samples,
+            adaptivity=args.adaptivity,
         )
         print(
             f"{len(paper.fits)} fits; {len(paper.macros)} macros; budget components absent: "

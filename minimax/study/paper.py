@@ -30,7 +30,7 @@ from minimax.study.figures import plot_exponents, plot_rates, plot_targets
 from minimax.study.figures.budget_parts import plot_budget_parts
 from minimax.study.figures.pooled_rate import plot_pooled_rates
 from minimax.study.figures.score_profile import plot_score_profile
-from minimax.study.figures.style import frame_title
+from minimax.study.figures.style import estimator_style, frame_title
 from minimax.study.paper_arms import arms_tex, text_macros
 from minimax.study.paper_budget import absent_components
 from minimax.study.paper_data import RATE_METRICS, StudyData, load_study
@@ -274,18 +274,52 @@ def _draw(data: StudyData, figdir: Path) -> tuple[list[Path], dict[str, str]]:
     return files, envs
 
 
+def _samples_figure(folder, figdir: Path) -> tuple[list[Path], str, str]:
+    """The samples figure from a ``samples`` folder: files, its LaTeX environment and the
+    sentence that cites it (empty without a folder)."""
+    if folder is None:
+        return [], "% no samples folder (paper --samples DIR)\n", ""
+    from minimax.study.figures.samples import plot_samples
+    from minimax.study.samples import load_samples
+
+    drawn = load_samples(folder)
+    files = plot_samples(drawn, figdir / "samples")
+    sizes = sorted({c.n for c in drawn})
+    est = estimator_style(drawn[0].estimator).label
+    same = all(c.reproduced for c in drawn)
+    caption = (
+        f"Samples of the {est} against the target $q$ (black) at $n = "
+        + ", ".join(f"{n:,}".replace(",", "{,}") for n in sizes)
+        + "$: histograms of the first "
+        + f"{max(len(c.samples) for c in drawn):,}".replace(",", "{,}")
+        + " of the $M$ samples its TV was computed from, in the confirmatory study's cells "
+        "refitted from their seeds; "
+        + ("each recomputed TV equals the stored one" if same
+           else "a recomputed TV differs from the stored one (the code changed since)")
+        + " (\\texttt{python -m minimax.study samples})."
+    )  # fmt: skip
+    sentence = (f"Figure~\\ref{{fig:samples}} draws the {est}'s samples against $q$ at the "
+                "smallest and the largest $n$.")  # fmt: skip
+    return files, figure_env("figures/samples.pdf", caption, "fig:samples"), sentence
+
+
 def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
-                ablations=None) -> Paper:  # fmt: skip
+                ablations=None, samples=None, adaptivity=None) -> Paper:  # fmt: skip
     """Write the paper's figures, tables, macros and text from stored results folders alone.
     ``ablations``: the folder holding the score-error step-budget ablation
-    (``score_steps_x{1,2,4}``; default: ``ablations`` beside ``results_dir``)."""
+    (``score_steps_x{1,2,4}``; default: ``ablations`` beside ``results_dir``); ``samples``: a
+    folder written by the ``samples`` command, drawn as the samples figure; ``adaptivity``:
+    the adaptivity study's results folder, its section (:mod:`.paper_adaptivity`)."""
     out = Path(out)
     data = load_study(results_dir, measure_targets=True)
     explored = [load_study(d) for d in exploration]
     figdir, tabdir = out / "figures", out / "tables"
     files: list[Path] = []
+    samples_sentence = ""
     if figures:
         drawn, envs = _draw(data, figdir)
+        files += drawn
+        drawn, envs["samples"], samples_sentence = _samples_figure(samples, figdir)
         files += drawn
         for name, env in envs.items():
             files.append(_write_text(figdir / f"{name}.tex", env))
@@ -349,6 +383,12 @@ def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
     absent = absent_components(data.budgets)
     macros["BudgetAbsent"] = latex_escape(", ".join(absent) or "none")
     macros["NumExploration"] = str(len(explored))
+    macros["SamplesSentence"] = samples_sentence
+    from minimax.study.paper_adaptivity import adaptivity_outputs
+
+    written, adapt_macros = adaptivity_outputs(adaptivity, figdir, tabdir, out / "text", figures)
+    files += written
+    macros.update(adapt_macros)
     files.append(_write_text(out / "macros.tex", macros_tex(macros)))
     files.append(_write_text(out / "text" / "arms.tex", arms_tex(data)))
     return Paper(

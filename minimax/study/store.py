@@ -137,7 +137,7 @@ def _frame(rows) -> pd.DataFrame:
     df = df[COLUMNS + extra]
     # text columns as str, so parquet never sees a mix of text and nulls of another type
     for col in ("error", "flag", "method", "device", "status"):
-        df[col] = df[col].fillna("").astype(str)
+        df[col] = df[col].astype(object).fillna("").astype(str)
     return df
 
 

@@ -115,7 +115,7 @@ def frame_title(df, fallback: str = "") -> str:
     return target_title(r["target"], r["D"], r["s"], r["p"], r["boundary"])
 
 
-#: what a row's exclusion reason (rates._row_reasons, fit_rate) means, in a legend
+#: what a row's exclusion reason (rate_rows.row_reasons, fit_rate) means, in a legend
 _REASONS = {
     "flag rising": "flagged rising: a lower bound",
     "flag unresolved": "flagged unresolved",

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from minimax.reporting.report import build_report
 from minimax.study.budget import COMPONENTS, budget_components, budget_table, largest_component
-from minimax.study.report import build_report
 
 
 def _row(est, role, n, rep, metric, value, floor=math.nan, params=None):

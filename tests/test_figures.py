@@ -1,4 +1,4 @@
-"""One figure style for `report` and `paper` (minimax.study.figures): fixed colours per
+"""One figure style for `report` and `paper` (minimax.reporting.figures): fixed colours per
 estimator, hollow markers with their reason for what a fit left out, labelled lines, legends
 off the data, human titles. Drawn from the tiny fixture (a real run of the tool)."""
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from minimax.study.figures import (
+from minimax.reporting.figures import (
     ESTIMATOR_STYLES,
     estimator_style,
     exponent_figure,
@@ -19,7 +19,7 @@ from minimax.study.figures import (
     target_figure,
     target_title,
 )
-from minimax.study.figures.budget_plot import budget_figure
+from minimax.reporting.figures.budget_plot import budget_figure
 from minimax.study.rates import fit_rates
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tiny"

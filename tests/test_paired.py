@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from minimax.reporting.report import build_report
 from minimax.study.paired import fit_paired, paired_arrays, paired_fits
 from minimax.study.rates import fit_rate
-from minimax.study.report import build_report
 
 NS = (250, 500, 1000, 2000, 4000, 8000)
 S = 2000

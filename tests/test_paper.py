@@ -15,11 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from minimax.reporting.paper import fmt, macro_name
+from minimax.reporting.paper_data import load_study
+from minimax.reporting.paper_format import fmt_p, tex_num, verdict_class
+from minimax.reporting.report import build_report, slug, study_margins
 from minimax.study.cli import main
-from minimax.study.paper import fmt, macro_name
-from minimax.study.paper_data import load_study
-from minimax.study.paper_format import fmt_p, tex_num, verdict_class
-from minimax.study.report import build_report, slug, study_margins
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "tiny"

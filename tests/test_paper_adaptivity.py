@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from minimax.reporting.paper_adaptivity import ABSENT_TEX, _answer, adaptivity_outputs
 from minimax.study.paired import PairedFit
-from minimax.study.paper_adaptivity import ABSENT_TEX, _answer, adaptivity_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTROLS = ROOT / "results" / "adaptivity_controls"

@@ -1,4 +1,4 @@
-"""Numbers and words of the paper (minimax.study.paper_format): no "0.000" for a small value,
+"""Numbers and words of the paper (minimax.reporting.paper_format): no "0.000" for a small value,
 no raw exponent, no "1 of 1 fits are", no listed zeros."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from minimax.study.paper_format import (
+from minimax.reporting.paper_format import (
     count_words,
     join_words,
     short_verdict,

@@ -14,14 +14,14 @@ import pytest
 from paper_multiseed import SEEDS, write_multiseed
 from test_paper import _macros, _markdown_rows, _number
 
+from minimax.reporting.paper import build_paper
+from minimax.reporting.paper_format import macro_name, tex_num
+from minimax.reporting.paper_pooled import calibration_offsets, group_label
+from minimax.reporting.pooled_report import pooled_section
+from minimax.reporting.report import slug, study_margins
 from minimax.study import pooled
 from minimax.study.budget import Z95, budget_components
 from minimax.study.cli import main
-from minimax.study.paper import build_paper
-from minimax.study.paper_format import macro_name, tex_num
-from minimax.study.paper_pooled import calibration_offsets, group_label
-from minimax.study.pooled_report import pooled_section
-from minimax.study.report import slug, study_margins
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -159,8 +159,8 @@ BLUR = ROOT / "results" / "ablations" / "spacing_uniform"
 
 @pytest.mark.skipif(not all(p.is_dir() for p in (OLD, NEW, BLUR)), reason="results not stored")
 def test_the_old_claims_are_those_of_the_stored_results():
-    from minimax.study.paper_data import load_study
-    from minimax.study.paper_history import OLD_CLAIMS
+    from minimax.reporting.paper_data import load_study
+    from minimax.reporting.paper_history import OLD_CLAIMS
 
     claim = {k: float(v) for k, (v, _) in OLD_CLAIMS.items()}
     old = load_study(OLD).fit("besov D=1 s=1 p=2 band", "ddpm")
@@ -181,7 +181,7 @@ def test_the_old_claims_are_those_of_the_stored_results():
 @pytest.mark.skipif(not (ROOT / "results" / "ablations" / "score_steps_x4").is_dir(),
                     reason="the step-budget ablation is not stored")  # fmt: skip
 def test_score_steps_sentence_says_what_the_ablation_found():
-    from minimax.study.paper_history import score_steps, score_steps_macros
+    from minimax.reporting.paper_history import score_steps, score_steps_macros
 
     tab = score_steps(ROOT / "results" / "ablations")
     m = score_steps_macros(ROOT / "results" / "ablations")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from test_pooled import studies, table
 
-from minimax.study.pooled_report import pooled_section
-from minimax.study.report import build_report
+from minimax.reporting.pooled_report import pooled_section
+from minimax.reporting.report import build_report
 
 
 def _study(offset: float, seed: int = 3) -> pd.DataFrame:
@@ -45,8 +45,8 @@ def test_no_pooled_section_without_several_seeds():
 def test_the_sampled_pair_carries_the_measurement_offset_the_exact_pair_does_not():
     """DDPM values equal the KDE's up to a constant; the KDE's sampled TV is steeper by 0.05:
     DDPM − KDE (exact) is 0 and DDPM − KDE (sampled) is −0.05, on every seed."""
+    from minimax.reporting.pooled_report import sampled_pairs
     from minimax.study.pooled import pooled_paired
-    from minimax.study.pooled_report import sampled_pairs
 
     df = _study(0.05)
     exact = pooled_paired(df, "ddpm", "kde", "tv", 0.05)[0]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from minimax.metrics.score_metric import SCORE_GRID, score_times
-from minimax.study.figures.score_profile import plot_score_profile, score_profile
+from minimax.reporting.figures.score_profile import plot_score_profile, score_profile
 
 
 def test_score_times_run_over_exactly_the_interval_on_a_grid_shared_by_every_n():

@@ -123,7 +123,7 @@ def test_cli_and_api_give_identical_tables_and_summaries(tmp_path, capsys):
     assert res.files == [] and sorted(p.name for p in tmp_path.iterdir()) == ["cli"]
     fig = res.plot()
     assert type(fig).__name__ == "Figure" and len(fig.axes) == 1
-    # the report's figure style (minimax.study.figures): one legend below the axes, the
+    # the report's figure style (minimax.reporting.figures): one legend below the axes, the
     # estimators by their human names, then the key to the lines
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert {lab.split(":")[0] for lab in labels if ":" in lab and not lab.startswith("open")} == {

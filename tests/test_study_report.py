@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from minimax.study.report import build_report
+from minimax.reporting.report import build_report
 
 
 def synthetic(rng) -> pd.DataFrame:

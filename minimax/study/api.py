@@ -147,7 +147,7 @@ class StudyResult:
     def plot(self, metric: str = "tv", arm: str | None = None):
         """The rate figure of one arm (default: the first) and metric, a matplotlib Figure;
         nothing is written (``fig.savefig(...)`` does)."""
-        from minimax.study.report import rate_figure
+        from minimax.reporting.report import rate_figure
 
         arms = list(dict.fromkeys(self.table["arm"]))
         arm = arms[0] if arm is None else arm
@@ -165,7 +165,7 @@ class StudyResult:
 def run_specs(specs, out, config, *, report_out=None, figures=False) -> StudyResult:
     """Compute the missing cells of ``specs`` under ``out`` and fit them; with ``report_out``
     also write fits.csv, paired.csv, summary.txt and (``figures``) the figures there."""
-    from minimax.study.report import build_report
+    from minimax.reporting.report import build_report
     from minimax.study.runner import run_study
 
     run = run_study(specs, out, config)

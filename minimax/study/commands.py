@@ -12,7 +12,7 @@ from minimax.study.spec import PRESETS
 def run_command(args, table) -> int:
     """report / plan / paper on the stored ``table`` of ``args.dir``."""
     if args.command in ("report", "plan"):
-        from minimax.study.report import build_report, study_margins
+        from minimax.reporting.report import build_report, study_margins
 
         margins = study_margins(args.dir)
         if args.command == "plan":
@@ -27,7 +27,7 @@ def run_command(args, table) -> int:
         print("wrote:\n" + "\n".join(f"  {p}" for p in rep.files))
         return 0
     if args.command == "paper":
-        from minimax.study.paper import build_paper
+        from minimax.reporting.paper import build_paper
 
         paper = build_paper(
             args.dir,

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from minimax.reporting.summary import ci, num
 from minimax.study import verdicts
 from minimax.study.paired import fit_paired
 from minimax.study.rates import DEFAULT_MARGIN, fit_rate
-from minimax.study.summary import ci, num
 
 #: what a pooled group shares besides the arm's label without its seed (those present are used)
 GROUP_KEYS = ("study", "target", "D", "s", "p", "boundary", "sampler", "sizing")

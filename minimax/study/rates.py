@@ -192,7 +192,7 @@ class RateFit:
     def summary(self) -> str:
         """The exponent with its CI beside theory, the verdict with what it would take, the
         log-factor models, the local slopes, the cross-check and what was left out."""
-        from minimax.study.summary import fit_summary
+        from minimax.reporting.summary import fit_summary
 
         return fit_summary(self)
 

@@ -187,7 +187,7 @@ def load_samples(folder) -> list[CellSamples]:
 
 def write_samples(drawn: list[CellSamples], out: Path, figures: bool = True) -> list[Path]:
     """samples.parquet, samples.csv, samples.json and figures/samples.png|pdf under ``out``."""
-    from minimax.study.figures.samples import plot_samples
+    from minimax.reporting.figures.samples import plot_samples
     from minimax.study.store import atomic_write_frame, write_json
 
     out.mkdir(parents=True, exist_ok=True)

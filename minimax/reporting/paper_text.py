@@ -1,7 +1,7 @@
 """The paper's generated sentences: counts, verdicts and per-target paragraphs as prose.
 
-Every sentence here is written from the fits of a :class:`~minimax.study.paper_data.StudyData`,
-with its numbers through :func:`~minimax.study.paper_format.tex_num`, so that ``main.tex`` holds
+Every sentence here is written from the fits of a :class:`~minimax.reporting.paper_data.StudyData`,
+with its numbers through :func:`~minimax.reporting.paper_format.tex_num`, so that ``main.tex`` holds
 no result of its own: it quotes these macros (``\\AbstractDdpm``, ``\\CalibrationSentence``,
 ...) and inputs ``text/arms.tex``. Counts become words and zeros vanish ("one of the four DDPM
 fits is flatter and three are not resolved by this design").
@@ -15,10 +15,9 @@ from collections import Counter
 
 import numpy as np
 
-from minimax.study.calibration import MAX_OFFSET
-from minimax.study.figures import target_title
-from minimax.study.paper_data import StudyData
-from minimax.study.paper_format import (
+from minimax.reporting.figures import target_title
+from minimax.reporting.paper_data import StudyData
+from minimax.reporting.paper_format import (
     count_words,
     fit_alone,
     join_words,
@@ -33,6 +32,7 @@ from minimax.study.paper_format import (
     tex_p,
     verdict_class,
 )
+from minimax.study.calibration import MAX_OFFSET
 
 #: estimators in running text
 NAMES = {"ddpm": "the DDPM", "kde": "the KDE", "ddpm-fixed-tmin": "the DDPM with frozen $\\underline{T}$",
@@ -411,7 +411,7 @@ def exploration_sentence(exploration: list[StudyData]) -> str:
 
 
 # the budget's prose lives in paper_budget_text (it quotes fit_words and arm_phrase from here)
-from minimax.study.paper_budget_text import (  # noqa: E402, F401
+from minimax.reporting.paper_budget_text import (  # noqa: E402, F401
     COMPONENT_WORDS,
     _pm_words,
     budget_sentence,

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minimax.study.figures.rate_plot import (
+from minimax.reporting.figures.rate_plot import (
     KEY_COLOR,
     _hollow_key,
     _signed,
     finish_rate_axes,
     ordered,
 )
-from minimax.study.figures.style import (
+from minimax.reporting.figures.style import (
     COLUMN_WIDTH_IN,
     FIGURE_STYLE,
     estimator_style,

@@ -2,8 +2,8 @@
 
 Summary macros exist for any results table (``---`` where the table lacks the quantity); one
 set per fit (``\\ExpDdpmDOneSOne``, ``\\ExpLoDdpmDOneSOne``, ...) exists where that fit does.
-Numbers go through :func:`minimax.study.paper_format.tex_num`, so each macro is valid in text
-and in math mode. The sentences built from them are in :mod:`minimax.study.paper_text`.
+Numbers go through :func:`minimax.reporting.paper_format.tex_num`, so each macro is valid in text
+and in math mode. The sentences built from them are in :mod:`minimax.reporting.paper_text`.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ import re
 import numpy as np
 import pandas as pd
 
-from minimax.study.calibration import MAX_OFFSET
-from minimax.study.paper_budget import BUDGET_ESTIMATOR, _params
-from minimax.study.paper_data import StudyData
-from minimax.study.paper_format import (
+from minimax.reporting.paper_budget import BUDGET_ESTIMATOR, _params
+from minimax.reporting.paper_data import StudyData
+from minimax.reporting.paper_format import (
     join_words,
     latex_escape,
     macro_name,
     tex_num,
     verdict_class,
 )
-from minimax.study.paper_tables import estimator_rank
+from minimax.reporting.paper_tables import estimator_rank
+from minimax.study.calibration import MAX_OFFSET
 
 KINDS = ("Equivalent", "Steeper", "Flatter", "Unresolved", "Gated", "Unmeasured")
 #: a verdict stands (the fit is judged) for these classes

@@ -5,7 +5,7 @@ On a sparse Besov target (p < 1) every linear estimator is slower than the minim
 answered by paired slope differences on the same training sets (DDPM − best KDE, DDPM −
 thresholding, thresholding − best KDE) and by whether the best KDE's exponent lies below the
 minimax one by more than its CI. Everything here is read from the folder's fits (the same
-:func:`~minimax.study.paper_data.load_study` as the headline), never recomputed.
+:func:`~minimax.reporting.paper_data.load_study` as the headline), never recomputed.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from minimax.reporting.paper_data import StudyData, load_study
+from minimax.reporting.paper_format import latex_escape, short_verdict, tex_ci, tex_num, tex_p
+from minimax.reporting.paper_tables import TEX_NAMES, Table, exponent_table
 from minimax.study.calibration import sampled_pair_fits
 from minimax.study.paired import PairedFit
-from minimax.study.paper_data import StudyData, load_study
-from minimax.study.paper_format import latex_escape, short_verdict, tex_ci, tex_num, tex_p
-from minimax.study.paper_tables import TEX_NAMES, Table, exponent_table
 
 #: the paired differences the section reports, in its order
 PAIRS = (("ddpm", "kde-oracle"), ("ddpm", "wavelet"), ("ddpm", "kde"),
@@ -165,7 +165,7 @@ def adaptivity_outputs(folder, figdir: Path, tabdir: Path, textdir: Path,
     """Write ``tables/adaptivity[_pairs].tex|md``, ``text/adaptivity.tex`` and (``figures``)
     ``figures/adaptivity_rate.png|pdf`` with its ``figures/adaptivity.tex``; return the files
     and the macros (``AdaptivityFolder``). Without ``folder`` each file says so."""
-    from minimax.study.paper import _write_text, figure_env
+    from minimax.reporting.paper import _write_text, figure_env
 
     files: list[Path] = []
     if folder is None:
@@ -185,7 +185,7 @@ def adaptivity_outputs(folder, figdir: Path, tabdir: Path, textdir: Path,
     body = adaptivity_text(data) + TABLES_TEX + ("\\input{figures/adaptivity}\n" if figures else "")
     files.append(_write_text(textdir / "adaptivity.tex", body))
     if figures:
-        from minimax.study.figures import plot_rates
+        from minimax.reporting.figures import plot_rates
 
         drawn = plot_rates(tv, adf[adf["metric"] == "tv"], "tv", None,
                            figdir / "adaptivity_rate")  # fmt: skip

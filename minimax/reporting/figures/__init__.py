@@ -6,10 +6,10 @@
 - :mod:`.targets`: the target densities q (``plot_targets``).
 """
 
-from minimax.study.figures.budget_plot import LOSS_GAP, budget_figure, plot_budget
-from minimax.study.figures.exponents import exponent_figure, plot_exponents
-from minimax.study.figures.rate_plot import fit_label, plot_rates, rate_figure
-from minimax.study.figures.style import (
+from minimax.reporting.figures.budget_plot import LOSS_GAP, budget_figure, plot_budget
+from minimax.reporting.figures.exponents import exponent_figure, plot_exponents
+from minimax.reporting.figures.rate_plot import fit_label, plot_rates, rate_figure
+from minimax.reporting.figures.style import (
     COLUMN_WIDTH_IN,
     ESTIMATOR_STYLES,
     FIGURE_STYLE,
@@ -22,7 +22,7 @@ from minimax.study.figures.style import (
     save_figure,
     target_title,
 )
-from minimax.study.figures.targets import plot_targets, target_figure
+from minimax.reporting.figures.targets import plot_targets, target_figure
 
 __all__ = [
     "COLUMN_WIDTH_IN",

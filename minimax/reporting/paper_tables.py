@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from minimax.study.figures.rate_plot import ORDER
-from minimax.study.paper_budget import BUDGET_ESTIMATOR, _params, ci95
-from minimax.study.paper_format import fmt, fmt_p, latex_escape, short_verdict, tex_cell
+from minimax.reporting.figures.rate_plot import ORDER
+from minimax.reporting.paper_budget import BUDGET_ESTIMATOR, _params, ci95
+from minimax.reporting.paper_format import fmt, fmt_p, latex_escape, short_verdict, tex_cell
 from minimax.study.rates import RateFit
 
 #: estimator names in LaTeX tables
@@ -86,7 +86,7 @@ class Table:
 
     def constant_note(self) -> str:
         """The moved-out columns as LaTeX: "depth 3, batch 256 and sampler ancestral"."""
-        from minimax.study.paper_format import join_words
+        from minimax.reporting.paper_format import join_words
 
         names = dict(zip(self.columns, self.tex_columns or self.columns, strict=True))
         return join_words(f"{names[c]} {tex_cell(v)}" for c, v in self.constant.items())

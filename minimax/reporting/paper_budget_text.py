@@ -7,9 +7,9 @@ import math
 
 import pandas as pd
 
-from minimax.study.paper_budget import ci95, largest_component
-from minimax.study.paper_data import StudyData
-from minimax.study.paper_format import count_words, join_words, sentence_case, tex_num
+from minimax.reporting.paper_budget import ci95, largest_component
+from minimax.reporting.paper_data import StudyData
+from minimax.reporting.paper_format import count_words, join_words, sentence_case, tex_num
 
 COMPONENT_WORDS = {
     "blur": "the early-stop blur",
@@ -115,12 +115,12 @@ def budget_sentence(data: StudyData) -> str:
 
 
 def _fit_words(f) -> str:
-    from minimax.study.paper_text import fit_words
+    from minimax.reporting.paper_text import fit_words
 
     return fit_words(f)
 
 
 def _arm_phrase(data: StudyData, unit: str) -> str:
-    from minimax.study.paper_text import arm_phrase
+    from minimax.reporting.paper_text import arm_phrase
 
     return arm_phrase(data, unit)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minimax.study.figures.style import (
+from minimax.reporting.figures.style import (
     FIGURE_STYLE,
     TEXT_WIDTH_IN,
     estimator_style,
@@ -49,8 +49,15 @@ def samples_figure(drawn):
             else:
                 for ax, c in zip(axes[i], row, strict=False):
                     handles.update(_draw_1d(ax, c))
+                axes[i, 0].set_ylabel(f"{_row_label(row[0])}\ndensity")
         legend_below(fig, list(handles.values()), list(handles), ncol=len(handles) or 1)
     return fig
+
+
+def _row_label(c) -> str:
+    """The row's target in a few words: "D = 1, s = 1.5, seed 11"."""
+    t = c.spec.target
+    return f"D = {t.D}, s = {t.s:g}, seed {t.seed}"
 
 
 def _title(c) -> str:
@@ -98,7 +105,7 @@ def _draw_2d(fig, axes, row) -> None:
         im = ax.imshow(z.T, origin="lower", extent=extent, cmap="viridis", vmin=0, vmax=vmax,
                        aspect="equal", interpolation="nearest")  # fmt: skip
         ax.set_title(title)
-        ax.set_xlabel("x₁")
+        ax.set_xlabel(f"x₁ ({_row_label(row[0])})")
         ax.set_ylabel("x₂")
     if im is not None:
         fig.colorbar(im, ax=list(axes[: len(panels)]), shrink=0.8, label="density")

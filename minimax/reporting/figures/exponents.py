@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from minimax.study.figures.rate_plot import ordered
-from minimax.study.figures.style import (
+from minimax.reporting.figures.rate_plot import ordered
+from minimax.reporting.figures.style import (
     COLUMN_WIDTH_IN,
     FIGURE_STYLE,
     TEXT_WIDTH_IN,

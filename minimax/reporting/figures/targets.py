@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minimax.study.figures.style import (
+from minimax.reporting.figures.style import (
     FIGURE_STYLE,
     TEXT_WIDTH_IN,
     legend_below,

@@ -21,15 +21,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from minimax.reporting.paper_budget import budget_frame, learned_fit
+from minimax.reporting.paper_pooled import Pooled, load_pooled
+from minimax.reporting.paper_tables import arms_in_order, measured_smoothness_by_arm
+from minimax.reporting.report import study_margins
 from minimax.study import store
 from minimax.study.budget import design_note
 from minimax.study.calibration import calibration_fits, gate_verdicts
 from minimax.study.paired import PairedFit, paired_fits
-from minimax.study.paper_budget import budget_frame, learned_fit
-from minimax.study.paper_pooled import Pooled, load_pooled
-from minimax.study.paper_tables import arms_in_order, measured_smoothness_by_arm
 from minimax.study.rates import DEFAULT_MARGIN, RateFit, fit_rates
-from minimax.study.report import study_margins
 
 #: metrics with a rate of their own in the paper (score_integral: the unweighted time
 #: integral the theory bounds)
@@ -142,7 +142,7 @@ def _flip_group(p):
     """A pooled pair read the other way round (second − first), or None."""
     if p is None:
         return None
-    from minimax.study.paper_pooled import GroupPair
+    from minimax.reporting.paper_pooled import GroupPair
     from minimax.study.pooled import PooledPair
 
     st = dict(p.pair.stage)

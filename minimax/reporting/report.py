@@ -3,7 +3,7 @@
 ``write_report(OUT)`` reads ``OUT/results.parquet`` and writes, per arm (one target and setting)
 and metric: a log-log figure of error vs n (PNG and PDF, one column wide), the table of fits
 ``fits.csv``, the paired slope differences ``paired.csv``, and ``summary.txt`` with the printed
-tables, exponents and verdicts. The figures are drawn by :mod:`minimax.study.figures`, the
+tables, exponents and verdicts. The figures are drawn by :mod:`minimax.reporting.figures`, the
 style the paper uses too. The verdicts use each arm's equivalence margin δ as stored in
 ``study.json`` (``--margin`` at run time; 0.05 for studies that predate it).
 """
@@ -19,6 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minimax.reporting.figures import (  # noqa: F401 (COLUMN_WIDTH_IN, rate_figure: re-exported)
+    COLUMN_WIDTH_IN,
+    METRIC_LABELS,
+    THEORY_LABELS,
+    plot_rates,
+    rate_figure,
+)
+from minimax.reporting.summary import paired_block
 from minimax.study import store
 from minimax.study.budget import budget_table, design_note
 from minimax.study.calibration import (
@@ -28,17 +36,9 @@ from minimax.study.calibration import (
     gating_pair,
     sampled_pair_fits,
 )
-from minimax.study.figures import (  # noqa: F401 (COLUMN_WIDTH_IN, rate_figure: re-exported)
-    COLUMN_WIDTH_IN,
-    METRIC_LABELS,
-    THEORY_LABELS,
-    plot_rates,
-    rate_figure,
-)
 from minimax.study.paired import PairedFit, paired_fits
 from minimax.study.rates import DEFAULT_MARGIN, RateFit, fit_rates
 from minimax.study.registry import DERIVED_METRICS
-from minimax.study.summary import paired_block
 
 #: metrics shown only in the error budget table (budget.budget_table), not fitted on their own
 BUDGET_ONLY = ("oracle_tv", "blur_tv")
@@ -203,7 +203,7 @@ def build_report(
                 stem = Path(out) / "figures" / f"rate_{slug(arm)}_{metric}"
                 files += plot_rates(fits, adf[adf["metric"] == metric], metric, arm, stem)
                 if metric == "score":
-                    from minimax.study.figures.score_profile import plot_score_profile
+                    from minimax.reporting.figures.score_profile import plot_score_profile
 
                     for est in dict.fromkeys(f.estimator for f in fits):
                         stem = Path(out) / "figures" / f"score_profile_{slug(arm)}_{est}"
@@ -211,7 +211,7 @@ def build_report(
         budget = budget_table(adf, arm_fits)
         if budget:
             blocks += [f"== {arm} · error budget", budget, ""]
-    from minimax.study.pooled_report import pooled_section
+    from minimax.reporting.pooled_report import pooled_section
 
     pooled_text, pooled_fits_frame, pooled_pairs_frame = pooled_section(
         df, margins or default, offsets

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from minimax.study.paper_data import StudyData
-from minimax.study.paper_format import (
+from minimax.reporting.paper_data import StudyData
+from minimax.reporting.paper_format import (
     count_words,
     design_phrase,
     join_words,
@@ -20,7 +20,7 @@ from minimax.study.paper_format import (
     tex_num,
     verdict_phrase,
 )
-from minimax.study.paper_text import (
+from minimax.reporting.paper_text import (
     arm_words,
     baselines_sentence,
     budget_sentence,
@@ -140,7 +140,7 @@ def arm_paragraph(data: StudyData, arm: str) -> str:
 
 
 def _grid_words(data: StudyData, arm: str) -> str:
-    from minimax.study.paper_budget import _params
+    from minimax.reporting.paper_budget import _params
 
     rows = data.unit_rows(arm)
     sel = rows[(rows["estimator"] == "ddpm") & (rows["metric"] == "tv") & (rows["status"] == "ok")]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minimax.study.figures.style import (
+from minimax.reporting.figures.style import (
     COLUMN_WIDTH_IN,
     FIGURE_STYLE,
     legend_below,

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minimax.reporting.paper_format import join_words, macro_name, tex_num
 from minimax.study import store
-from minimax.study.paper_format import join_words, macro_name, tex_num
 
 #: the previous revision's claims (macro -> (value, where it came from))
 OLD_CLAIMS = {
@@ -52,8 +52,8 @@ SMALL_T, LARGE_T = (0.01,), (0.3, 1.0)
 def recipe_macros(df: pd.DataFrame) -> dict[str, str]:
     """The frozen recipe's constants (code) and the spacing the DDPM's rows record."""
     from minimax.diffusion import sizing
+    from minimax.reporting.paper_budget import _params
     from minimax.study.budget import DESIGN_SHARE
-    from minimax.study.paper_budget import _params
     from minimax.study.registry import KDE_C_RATIO
 
     m = {

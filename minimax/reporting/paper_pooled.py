@@ -3,7 +3,7 @@
 Where a results folder holds several target seeds of one arm (the confirmatory study: "besov
 D=1 s=1 p=2 band target_seed=11" ... "=15"), the headline is the pooled fit across seeds
 (:mod:`minimax.study.pooled`, docs/verdicts.md §6), with the verdict exactly as the report's
-pooled section writes it (:func:`minimax.study.pooled_report.pooled_section`: the pooled
+pooled section writes it (:func:`minimax.reporting.pooled_report.pooled_section`: the pooled
 calibration gate and the budget's design note). :class:`GroupFit` and :class:`GroupPair` carry
 a pooled fit / pooled paired difference under the attribute names of a per-arm
 :class:`~minimax.study.rates.RateFit` / :class:`~minimax.study.paired.PairedFit`, so that the
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from minimax.reporting.pooled_report import POOLED_METRICS, pooled_section, sampled_pairs
 from minimax.study import pooled
 from minimax.study.calibration import calibration_fits, gating_pair
-from minimax.study.pooled_report import POOLED_METRICS, pooled_section, sampled_pairs
 from minimax.study.rates import DEFAULT_MARGIN
 
 

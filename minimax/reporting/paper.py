@@ -8,7 +8,7 @@ tuning studies, reported as such. Into ``OUT`` it writes
 
 - ``figures/``: per arm the rate plots ``rate_<arm>_<metric>.png|pdf`` and the DDPM's error
   budget ``budget_<arm>``, the exponent figure ``exponents`` and the targets ``targets``, all
-  drawn by :mod:`minimax.study.figures` (the report's style), and the LaTeX figure
+  drawn by :mod:`minimax.reporting.figures` (the report's style), and the LaTeX figure
   environments that include them (``exponents.tex``, ``targets.tex``, ``rates.tex``,
   ``score_rates.tex``, ``budget.tex``: appendix grids of two panels per row);
 - ``tables/``: exponents, score exponents, targets, budget, hyperparameters and exploration
@@ -25,19 +25,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minimax.study import store
-from minimax.study.figures import plot_exponents, plot_rates, plot_targets
-from minimax.study.figures.budget_parts import plot_budget_parts
-from minimax.study.figures.pooled_rate import plot_pooled_rates
-from minimax.study.figures.score_profile import plot_score_profile
-from minimax.study.figures.style import estimator_style, frame_title
-from minimax.study.paper_arms import arms_tex, text_macros
-from minimax.study.paper_budget import absent_components
-from minimax.study.paper_data import RATE_METRICS, StudyData, load_study
-from minimax.study.paper_format import fmt, fmt_p, latex_escape, macro_name  # noqa: F401
-from minimax.study.paper_history import old_claims_macros, recipe_macros, score_steps_macros
-from minimax.study.paper_macros import count_macros, design_macros, fit_macros, macros_tex
-from minimax.study.paper_tables import (
+from minimax.reporting.figures import plot_exponents, plot_rates, plot_targets
+from minimax.reporting.figures.budget_parts import plot_budget_parts
+from minimax.reporting.figures.pooled_rate import plot_pooled_rates
+from minimax.reporting.figures.score_profile import plot_score_profile
+from minimax.reporting.figures.style import estimator_style, frame_title
+from minimax.reporting.paper_arms import arms_tex, text_macros
+from minimax.reporting.paper_budget import absent_components
+from minimax.reporting.paper_data import RATE_METRICS, StudyData, load_study
+from minimax.reporting.paper_format import fmt, fmt_p, latex_escape, macro_name  # noqa: F401
+from minimax.reporting.paper_history import old_claims_macros, recipe_macros, score_steps_macros
+from minimax.reporting.paper_macros import count_macros, design_macros, fit_macros, macros_tex
+from minimax.reporting.paper_tables import (
     arm_rows,
     budget_table,
     build_arm_target,
@@ -48,8 +47,9 @@ from minimax.study.paper_tables import (
     pooled_exponent_table,
     target_table,
 )
+from minimax.reporting.report import slug
+from minimax.study import store
 from minimax.study.rates import RateFit
-from minimax.study.report import slug
 
 #: panels per appendix figure (two per row)
 GRID_PANELS = 4
@@ -279,7 +279,7 @@ def _samples_figure(folder, figdir: Path) -> tuple[list[Path], str, str]:
     sentence that cites it (empty without a folder)."""
     if folder is None:
         return [], "% no samples folder (paper --samples DIR)\n", ""
-    from minimax.study.figures.samples import plot_samples
+    from minimax.reporting.figures.samples import plot_samples
     from minimax.study.samples import load_samples
 
     drawn = load_samples(folder)
@@ -360,7 +360,7 @@ def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
               **text_macros(data, explored), **recipe_macros(data.df), **old_claims_macros(),
               **score_steps_macros(score_dir if score_dir.is_dir() else None)}  # fmt: skip
     macros["MultiSeed"] = "1" if data.multi_seed else "0"
-    from minimax.study.figures.score_profile import score_profile
+    from minimax.reporting.figures.score_profile import score_profile
 
     has_profile = any(not score_profile(data.unit_rows(u), "ddpm").empty for u, _, _ in data.units)
     macros["ScoreProfileRef"] = (
@@ -384,7 +384,7 @@ def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
     macros["BudgetAbsent"] = latex_escape(", ".join(absent) or "none")
     macros["NumExploration"] = str(len(explored))
     macros["SamplesSentence"] = samples_sentence
-    from minimax.study.paper_adaptivity import adaptivity_outputs
+    from minimax.reporting.paper_adaptivity import adaptivity_outputs
 
     written, adapt_macros = adaptivity_outputs(adaptivity, figdir, tabdir, out / "text", figures)
     files += written

@@ -62,7 +62,7 @@ class VAEEstimator(Estimator):
     name = "vae"
 
     def __init__(self, s=None, *, box=None, latent_dim="auto", width=None, depth=3, steps=None,
-                 batch_size=256, lr=4e-3, width0=48, steps0=3000, sd_floor=0.1,
+                 batch_size=256, lr=4e-3, width0=48, steps0=12000, sd_floor=0.1,
                  heldout_fraction=0.1, eval_every=100, eval_draws=4, device="auto"):  # fmt: skip
         self.s, self.box, self.latent_dim = s, box, latent_dim
         self.width, self.depth, self.steps = width, depth, steps

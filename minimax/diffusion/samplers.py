@@ -23,7 +23,10 @@ from minimax.diffusion.processes import DDPMProcess, DDPMSchedule
 from minimax.runtime import resolve_device
 from minimax.validation import check_choice, check_int, check_real
 
-SAMPLERS = ("ancestral", "euler", "exponential", "heun", "adaptive")
+#: the continuous-time samplers by name: step(score, process, x, grid, streams, **tolerances)
+#: -> (x, nfe), registered by :func:`continuous_sampler` below (the ancestral sampler walks the
+#: DDPM's discrete schedule instead and is handled by :func:`generate` itself)
+CONTINUOUS_SAMPLERS: dict = {}
 SPACINGS = ("uniform", "log", "quadratic", "snr")
 VARIANCES = ("beta", "beta_tilde")
 #: samples per random stream on the CPU; fixed so that results do not depend on the chunk size
@@ -131,7 +134,19 @@ def _denoise(score, process, x, t):
     return (x + std**2 * _score64(score, x, t)) / m
 
 
-def _euler(score, process, x, grid, streams):
+def continuous_sampler(name: str):
+    """Register a continuous-time sampler under ``name`` (its order in ``SAMPLERS`` is the order
+    of registration)."""
+
+    def register(step):
+        CONTINUOUS_SAMPLERS[name] = step
+        return step
+
+    return register
+
+
+@continuous_sampler("euler")
+def _euler(score, process, x, grid, streams, **_):
     for i in range(len(grid) - 1, 0, -1):
         t, h = grid[i], grid[i] - grid[i - 1]
         f, g = process.sde(x, t)
@@ -140,7 +155,8 @@ def _euler(score, process, x, grid, streams):
     return x, len(grid) - 1
 
 
-def _exponential(score, process, x, grid, streams):
+@continuous_sampler("exponential")
+def _exponential(score, process, x, grid, streams, **_):
     """Exponential integrator of the reverse SDE: linear part exact, eps = -sigma s frozen.
 
     With ρ = sigma²/m² (so g² = m² dρ/dt for drift -a(t) x, m = exp(-∫a)), the reverse SDE
@@ -165,7 +181,8 @@ def _pf_drift(score, process, x, t):
     return process.reverse_drift(x, float(t), _score64(score, x, t), probability_flow=True)
 
 
-def _heun(score, process, x, grid, streams):
+@continuous_sampler("heun")
+def _heun(score, process, x, grid, streams, **_):
     """Heun's method (EDM Algorithm 1) on the probability-flow ODE, float64 state."""
     for i in range(len(grid) - 1, 0, -1):
         t, tp = grid[i], grid[i - 1]
@@ -191,7 +208,8 @@ _DP_E = (  # b5 - b4 for the seven stages (the last is the FSAL stage)
 )  # fmt: skip
 
 
-def _adaptive(score, process, x, grid, streams, rtol, atol, max_nfe):
+@continuous_sampler("adaptive")
+def _adaptive(score, process, x, grid, streams, *, rtol, atol, max_nfe):
     """Dormand-Prince 5(4) on the probability-flow ODE with error control, batched.
 
     One step size for the whole chunk; a step is accepted when, for every sample, the RMS over
@@ -224,6 +242,10 @@ def _adaptive(score, process, x, grid, streams, rtol, atol, max_nfe):
         factor = 0.9 * ratio ** (-0.2) if ratio > 0 else 10.0
         h = h * min(10.0, max(0.2, factor))
     return x, nfe
+
+
+#: every sampler name ``generate`` accepts
+SAMPLERS = ("ancestral", *CONTINUOUS_SAMPLERS)
 
 
 def _ancestral(score, x, schedule, streams, variance, denoise):
@@ -375,14 +397,9 @@ def generate(
             if sampler == "ancestral":
                 x, nfe = _ancestral(score, x, sched, streams, variance, denoise)
             else:
-                if sampler == "euler":
-                    x, nfe = _euler(score, process, x, grid, streams)
-                elif sampler == "exponential":
-                    x, nfe = _exponential(score, process, x, grid, streams)
-                elif sampler == "heun":
-                    x, nfe = _heun(score, process, x, grid, streams)
-                else:
-                    x, nfe = _adaptive(score, process, x, grid, streams, rtol, atol, max_nfe)
+                step = CONTINUOUS_SAMPLERS[sampler]
+                x, nfe = step(score, process, x, grid, streams, rtol=rtol, atol=atol,
+                              max_nfe=max_nfe)  # fmt: skip
                 if denoise:
                     x, nfe = _denoise(score, process, x, grid[0]), nfe + 1
         out[:, start:stop] = x.to("cpu")

@@ -78,3 +78,19 @@ def test_an_unmeasured_ddpm_gets_no_answer():
     assert "does not answer" in _answer(
         _Data(PairedFit("ddpm", "kde-oracle", "tv", "a")), "a", _Fit()
     )
+
+
+@pytest.mark.parametrize(
+    ("shares", "dominates"), [((0.9, 0.85, 1.0), True), ((0.9, 0.5, 1.0), False)]
+)
+def test_the_blur_sentence_follows_blur_csv(tmp_path, shares, dominates):
+    from minimax.reporting.paper_adaptivity import blur_words
+
+    n = [250, 2500, 25000]
+    blur = [0.1, 0.1 * 10**-0.2, 0.1 * 10**-0.4]  # exponent 0.2 exactly
+    pd.DataFrame({"n": n, "blur_tv": blur, "blur_share": shares}).to_csv(tmp_path / "blur.csv")
+    words = blur_words(tmp_path)
+    lo, hi = round(100 * min(shares)), round(100 * max(shares))
+    assert f"{lo}--{hi}\\%" in words and "exponent 0.200" in words
+    assert ("sets the DDPM's slope" in words) == dominates
+    assert blur_words(tmp_path / "none") == ""

@@ -300,7 +300,7 @@ def _samples_figure(folder, figdir: Path) -> tuple[list[Path], str, str]:
     )  # fmt: skip
     sentence = (f"Figure~\\ref{{fig:samples}} draws the {est}'s samples against $q$ at the "
                 "smallest and the largest $n$.")  # fmt: skip
-    return files, figure_env("figures/samples.pdf", caption, "fig:samples"), sentence
+    return files, figure_env("figures/samples.pdf", caption, "fig:samples", wide=False), sentence
 
 
 def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),

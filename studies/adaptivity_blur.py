@@ -9,7 +9,7 @@ folded into the box): ``blur_tv`` computes that TV exactly from the target's cel
 it is close to the DDPM's TV, the DDPM's slope is set by the recipe's early stop, not by what its
 network learned, and the study cannot say whether the score adapts. Reads the DDPM's realised
 T̲ per n from the results table (``estimator_params.sample_t_min``) and writes ``blur.csv``
-beside it: n, T̲, σ/m, the blur's TV with its flag, cells and change from half as many cells (its numerical error), the DDPM's mean TV and
+beside it: n, T̲, σ/m and its constant c = σ/m·n^{1/(2s+D)}, the blur's TV with its flag, cells and change from half as many cells (its numerical error), the DDPM's mean TV and
 the blur's share of it.
 """
 
@@ -52,7 +52,8 @@ def run(folder: Path) -> pd.DataFrame:
         res = blur_tv(target, m, sigma, centre=np.zeros(target.dim), boundary="reflect")
         tv = float(group["value"].mean())
         out.append({"n": int(n), "t_min": t, "sigma_over_m": sigma / m,
-                    "rule": 0.2 * n ** (-1 / (2 * spec.target.s + spec.target.D)),
+                    # the realised constant c of σ/m = c·n^{-1/(2s+D)} (the rule's is 0.2)
+                    "early_stop_ratio": sigma / m * n ** (1 / (2 * spec.target.s + spec.target.D)),
                     "blur_tv": res.value, "blur_flag": res.flag,
                     "blur_change_from_half_cells": res.ci_high - res.value, "cells": res.m,
                     "ddpm_tv_mean": tv, "replicates": len(group),

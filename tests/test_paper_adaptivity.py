@@ -88,8 +88,10 @@ def test_the_blur_sentence_follows_blur_csv(tmp_path, shares, dominates):
 
     n = [250, 2500, 25000]
     blur = [0.1, 0.1 * 10**-0.2, 0.1 * 10**-0.4]  # exponent 0.2 exactly
-    pd.DataFrame({"n": n, "blur_tv": blur, "blur_share": shares}).to_csv(tmp_path / "blur.csv")
+    frame = {"n": n, "blur_tv": blur, "blur_share": shares, "early_stop_ratio": [0.25] * 3}
+    pd.DataFrame(frame).to_csv(tmp_path / "blur.csv")
     words = blur_words(tmp_path)
+    assert "\\sigma/m = 0.25\\,n" in words  # the study's own constant, read from blur.csv
     lo, hi = round(100 * min(shares)), round(100 * max(shares))
     assert f"{lo}--{hi}\\%" in words and "exponent 0.200" in words
     assert ("sets the DDPM's slope" in words) == dominates

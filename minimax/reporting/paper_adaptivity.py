@@ -14,7 +14,14 @@ import json
 from pathlib import Path
 
 from minimax.reporting.paper_data import StudyData, load_study
-from minimax.reporting.paper_format import latex_escape, short_verdict, tex_ci, tex_num, tex_p
+from minimax.reporting.paper_format import (
+    latex_escape,
+    short_verdict,
+    tex_cell,
+    tex_ci,
+    tex_num,
+    tex_p,
+)
 from minimax.reporting.paper_tables import TEX_NAMES, Table, exponent_table
 from minimax.study.calibration import sampled_pair_fits
 from minimax.study.paired import PairedFit
@@ -26,10 +33,6 @@ PAIRS = (("ddpm", "kde-oracle"), ("ddpm", "wavelet"), ("ddpm", "kde"),
 
 def _name(est: str) -> str:
     return TEX_NAMES.get(est, latex_escape(est))
-
-
-def _pair(data: StudyData, arm: str, first: str, second: str) -> PairedFit | None:
-    return data.pair(arm, first, second)
 
 
 def _fit_words(f) -> str:
@@ -56,9 +59,8 @@ def pair_table(pairs: list[tuple[str, PairedFit | None]]) -> Table:
                 f"[{p.ci_low:+.3f}, {p.ci_high:+.3f}]" if ok else "---",
                 f"{p.p_value:.2g}" if ok else "---", str(p.sizes), str(p.pairs)]  # fmt: skip
         rows.append([label, *body, p.verdict])
-        tex.append([label.replace(" − ", " $-$ "), *(b.replace("-", "$-$", 1)
-                    if b.startswith("-") else b for b in body),
-                    latex_escape(p.verdict)])  # fmt: skip
+        tex.append([tex_cell(label.replace(" − ", " - ")).replace(" - ", " $-$ "),
+                    *map(tex_cell, body), tex_cell(p.verdict)])  # fmt: skip
     cols = ["pair", "difference", "95% CI", "p", "sizes", "pairs", "verdict"]
     tex_cols = ["pair", "$\\hat a_A-\\hat a_B$", "95\\% CI", "$p$", "sizes", "pairs", "verdict"]
     return Table(cols, rows, "lrlrrrl", tex_columns=tex_cols, tex_cells=tex, wrap=True)
@@ -102,15 +104,15 @@ def adaptivity_text(data: StudyData) -> str:
     if wave is not None:
         out.append(f"Wavelet hard thresholding, the nonlinear control, falls as "
                    f"{_fit_words(wave)}; paired against the best KDE, "
-                   f"{_pair_words(_pair(data, arm, 'wavelet', 'kde-oracle'))}.")  # fmt: skip
+                   f"{_pair_words(data.pair(arm, 'wavelet', 'kde-oracle'))}.")  # fmt: skip
     if ddpm is not None:
         verdict = short_verdict(ddpm.verdict)
         out.append(
             f"The DDPM under the frozen recipe falls as {_fit_words(ddpm)} "
             f"(verdict against $s/(2s+D)$: {latex_escape(verdict)}). Paired on the same "
             f"training sets, DDPM $-$ best KDE is "
-            f"{_pair_words(_pair(data, arm, 'ddpm', 'kde-oracle'))}, DDPM $-$ thresholding "
-            f"{_pair_words(_pair(data, arm, 'ddpm', 'wavelet'))}"
+            f"{_pair_words(data.pair(arm, 'ddpm', 'kde-oracle'))}, DDPM $-$ thresholding "
+            f"{_pair_words(data.pair(arm, 'ddpm', 'wavelet'))}"
             + _sampled_words(data, arm) + "."
         )  # fmt: skip
         out.append(_answer(data, arm, ddpm))
@@ -134,8 +136,9 @@ def blur_words(folder) -> str:
     b = pd.read_csv(path)
     lo, hi = float(b["blur_share"].min()), float(b["blur_share"].max())
     slope = -float(np.polyfit(np.log(b["n"]), np.log(b["blur_tv"]), 1)[0])
+    ratio = float(np.median(b["early_stop_ratio"]))  # c of the DDPM's σ/m = c·n^{-1/(2s+D)}
     text = (f"The exact TV of the early-stop blur alone (the true score, no discretisation, "
-            f"stopped at the DDPM's $\\underline T$, $\\sigma/m = 0.2\\,n^{{-1/(2s+D)}}$) is "
+            f"stopped at the DDPM's $\\underline T$, $\\sigma/m = {tex_num(ratio, 2)}\\,n^{{-1/(2s+D)}}$) is "
             f"{tex_num(100 * lo, 0)}--{tex_num(100 * hi, 0)}\\% of the DDPM's TV across $n$, "
             f"with exponent {tex_num(slope)} by itself.")  # fmt: skip
     if lo >= BLUR_DOMINATES:
@@ -158,7 +161,7 @@ def _sampled_words(data: StudyData, arm: str) -> str:
 
 def _answer(data: StudyData, arm: str, ddpm) -> str:
     """One sentence: what the paired differences say about adaptation."""
-    vs_oracle = _pair(data, arm, "ddpm", "kde-oracle")
+    vs_oracle = data.pair(arm, "ddpm", "kde-oracle")
     if ddpm is None or not ddpm.measured or vs_oracle is None or not vs_oracle.measured:
         return "The DDPM's exponent is not measured, so this design does not answer the question."
     if vs_oracle.ci_low > 0:
@@ -204,7 +207,7 @@ def adaptivity_outputs(folder, figdir: Path, tabdir: Path, textdir: Path,
     arm = data.arms[0][0]
     tv = [f for f in data.fits if f.metric == "tv"]
     table = exponent_table(tv, data.df)
-    pairs = [(f"{a} − {b}", _pair(data, arm, a, b)) for a, b in PAIRS]
+    pairs = [(f"{a} − {b}", data.pair(arm, a, b)) for a, b in PAIRS]
     adf = data.df[data.df["arm"] == arm]
     pairs += [(f"{p.first} − {p.second}", p) for p in sampled_pair_fits(adf)]
     ptable = pair_table(pairs)

@@ -10,6 +10,7 @@ import pandas as pd
 from minimax.reporting.paper_budget import ci95, largest_component
 from minimax.reporting.paper_data import StudyData
 from minimax.reporting.paper_format import count_words, join_words, sentence_case, tex_num
+from minimax.reporting.paper_words import arm_phrase, fit_words
 
 COMPONENT_WORDS = {
     "blur": "the early-stop blur",
@@ -83,7 +84,7 @@ def budget_words(data: StudyData, unit: str) -> str:
     lf = data.learned.get(unit)
     if lf is not None and lf.measured:
         text += (" The learned part alone, TV $-$ oracle-score TV per row (TV $-$ blur where the "
-                 f"oracle's TV is unresolved), falls with exponent {_fit_words(lf)}.")  # fmt: skip
+                 f"oracle's TV is unresolved), falls with exponent {fit_words(lf)}.")  # fmt: skip
     return text
 
 
@@ -95,7 +96,7 @@ def budget_sentence(data: StudyData) -> str:
     for unit, _, _ in data.units:
         words = budget_words(data, unit)
         if words:
-            out.append(f"For {_arm_phrase(data, unit)}: " + words[0].lower() + words[1:])
+            out.append(f"For {arm_phrase(data, unit)}: " + words[0].lower() + words[1:])
         elif unit in data.budgets:
             missing += 1
     if not out:
@@ -112,15 +113,3 @@ def budget_sentence(data: StudyData) -> str:
                  f"part of the DDPM's error, is at most {tex_num(max(floors), 2)} of the TV at the "
                  "largest $n$.")  # fmt: skip
     return text
-
-
-def _fit_words(f) -> str:
-    from minimax.reporting.paper_text import fit_words
-
-    return fit_words(f)
-
-
-def _arm_phrase(data: StudyData, unit: str) -> str:
-    from minimax.reporting.paper_text import arm_phrase
-
-    return arm_phrase(data, unit)

@@ -16,6 +16,12 @@ from collections import Counter
 import numpy as np
 
 from minimax.reporting.figures import target_title
+from minimax.reporting.paper_budget_text import (  # noqa: F401 (re-exported for paper_arms)
+    COMPONENT_WORDS,
+    _pm_words,
+    budget_sentence,
+    budget_words,
+)
 from minimax.reporting.paper_data import StudyData
 from minimax.reporting.paper_format import (
     count_words,
@@ -32,13 +38,15 @@ from minimax.reporting.paper_format import (
     tex_p,
     verdict_class,
 )
+from minimax.reporting.paper_words import (  # noqa: F401 (re-exported)
+    NAMES,
+    arm_phrase,
+    arm_words,
+    fit_words,
+    name,
+)
 from minimax.study.calibration import MAX_OFFSET
 
-#: estimators in running text
-NAMES = {"ddpm": "the DDPM", "kde": "the KDE", "ddpm-fixed-tmin": "the DDPM with frozen $\\underline{T}$",
-         "oracle-score": "the oracle-score sampler", "empirical-score": "the empirical-score sampler",
-         "uniform": "the uniform density", "gaussian": "the best Gaussian", "gan": "the GAN",
-         "vae": "the VAE", "wavelet": "the wavelet estimator", "kde-oracle": "the oracle-bandwidth KDE"}  # fmt: skip
 #: what each verdict class says of a plural subject
 PREDICATES = {
     "equivalent": "are equivalent to the theory within the margin",
@@ -48,41 +56,6 @@ PREDICATES = {
     "gated": "cannot be judged yet",
     "unmeasured": "could not be measured",
 }
-
-
-def name(est: str) -> str:
-    return NAMES.get(est, f"\\texttt{{{latex_escape(est)}}}")
-
-
-def arm_words(data: StudyData, arm: str) -> str:
-    """The human title of an arm, with its symbols in math: "Besov, $D=2$, $s=1.5$, jump at
-    the boundary"."""
-    r = data.unit_rows(arm).iloc[0]
-    words = target_title(r["target"], r["D"]).split(",")[0]
-    parts = [words, f"$D={int(r['D'])}$", f"$s={float(r['s']):g}$"]
-    if float(r["p"]) != 2.0:
-        parts.append(f"$p={float(r['p']):g}$")
-    full = target_title(r["target"], r["D"], None, None, r["boundary"])
-    parts.append(full.split(", ")[-1])
-    return ", ".join(parts)
-
-
-def fit_words(f) -> str:
-    """ "0.185 [0.095, 0.275] against 0.250" """
-    return f"{tex_num(f.exponent)} {tex_ci(f.ci_low, f.ci_high)} against {tex_num(f.theory)}"
-
-
-def arm_phrase(data: StudyData, arm: str) -> str:
-    """An arm inside a sentence: "the Besov target with $D=1$, $s=1$ and a jump at the
-    boundary"."""
-    r = data.unit_rows(arm).iloc[0]
-    kind = target_title(r["target"], r["D"]).split(",")[0]
-    sym = [f"$D={int(r['D'])}$", f"$s={float(r['s']):g}$"]
-    if float(r["p"]) != 2.0:
-        sym.append(f"$p={float(r['p']):g}$")
-    bound = {"band": "a jump at the boundary", "smooth": "a smooth decay at the boundary"}
-    sym.append(bound.get(str(r["boundary"]), f"the {r['boundary']} boundary"))
-    return f"the {kind} target with {join_words(sym)}"
 
 
 def _clauses(counts: Counter) -> list[str]:
@@ -408,12 +381,3 @@ def exploration_sentence(exploration: list[StudyData]) -> str:
     if not parts:
         return "No tuning study measured a DDPM exponent."
     return f"In the tuning studies the DDPM's TV exponents were {join_words(parts)}."
-
-
-# the budget's prose lives in paper_budget_text (it quotes fit_words and arm_phrase from here)
-from minimax.reporting.paper_budget_text import (  # noqa: E402, F401
-    COMPONENT_WORDS,
-    _pm_words,
-    budget_sentence,
-    budget_words,
-)

@@ -383,7 +383,7 @@ def main(argv=None) -> int:
             return list_entries()
         if args.command == "samples":
             plan = samples_plan(args)
-        if args.command in ("report", "paper", "plan"):
+        elif args.command in ("report", "paper", "plan"):
             from minimax.study import store
 
             table = store.read_table(args.dir)  # the one user error report can meet
@@ -399,7 +399,7 @@ def main(argv=None) -> int:
                 from minimax.study.api import check_out
 
                 check_out(Path(args.out))
-        elif args.command != "samples":
+        else:
             if args.command == "rate":
                 specs = _rate_specs(args)
             else:

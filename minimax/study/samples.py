@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minimax.study.registry import ESTIMATORS
+from minimax.study.registry import ESTIMATORS, METRICS, FittedCell
 from minimax.study.spec import StudySpec, TargetSpec, WorkUnit
 from minimax.study.worker import build_target
 
@@ -124,8 +124,6 @@ def refit_samples(spec: StudySpec, n: int, estimator: str, stored: pd.DataFrame,
     An ensemble estimator (the DDPM) trains every replicate of the work unit together, as in
     the study, so that the replicate's network is the one the study scored.
     """
-    from minimax import metrics as M
-
     entry = ESTIMATORS[estimator]
     if entry.uses_torch:  # as the worker runs it: one thread (reductions, and so the numbers,
         import torch  # depend on the thread count), and no oversubscribed cores
@@ -144,16 +142,17 @@ def refit_samples(spec: StudySpec, n: int, estimator: str, stored: pd.DataFrame,
         fitted = entry.build(target, spec, n, options).fit(
             data[replicate], streams[replicate]["fit"]
         )
-    st = streams[replicate]
-    m = spec.samples_at(n)
-    y = np.asarray(fitted.sample(m, st["sample"]), dtype=np.float64)
-    tv = M.tv(target, y, rng=st["metric"])
+    # the worker's own TV metric on the cell: the same draw from the same streams, in its order
+    fit = FittedCell(cells[replicate], target, fitted, entry, streams[replicate])
+    metric = sampled_metric(stored, spec.arm_label(), estimator)
+    tv = next(r for r in METRICS["tv"].compute(fit) if r.metric == metric)
     row = stored[(stored["arm"] == spec.arm_label()) & (stored["n"] == n)
                  & (stored["replicate"] == replicate) & (stored["estimator"] == estimator)
-                 & (stored["metric"] == sampled_metric(stored, spec.arm_label(), estimator))]  # fmt: skip
+                 & (stored["metric"] == metric)]  # fmt: skip
     tv_stored = float(row["value"].iloc[0]) if len(row) else float("nan")
-    return CellSamples(spec, n, replicate, estimator, y[:keep], tv_stored, float(tv.value), m,
-                       target)  # fmt: skip
+    y = fit.samples()
+    return CellSamples(spec, n, replicate, estimator, y[:keep], tv_stored, float(tv.value),
+                       len(y), target)  # fmt: skip
 
 
 _RECORD = ("n", "replicate", "estimator", "M", "tv_stored", "tv_recomputed")

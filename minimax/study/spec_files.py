@@ -54,14 +54,15 @@ def spec_from_values(values: dict, *, name: str, arm: str = "") -> StudySpec:
     # spec re-exports this module's functions, so the classes are imported when called
     from minimax.study.spec import StudySpec, TargetSpec
 
-    unknown = sorted(set(values) - (STUDY_KEYS - {"grid", "description"}))
+    allowed = STUDY_KEYS - {"grid", "description"}
+    unknown = sorted(set(values) - allowed)
     if unknown:
         import difflib
 
-        close = difflib.get_close_matches(unknown[0], sorted(STUDY_KEYS), n=1)
+        close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise ValueError(f"{unknown[0]}={values[unknown[0]]!r} is not allowed{hint}: expected "
-                         f"one of {', '.join(sorted(STUDY_KEYS - {'grid', 'description'}))}")  # fmt: skip
+                         f"one of {', '.join(sorted(allowed))}")  # fmt: skip
     preset_name = values.get("preset") or "quick"
     check_choice("preset", preset_name, tuple(PRESETS))
     preset = PRESETS[preset_name]

@@ -109,3 +109,9 @@ def test_ensemble_member_equals_a_lone_fit(target):
     b = lone.sample(2000, np.random.default_rng(5))
     assert np.abs(a - b).max() < 1e-6
     assert np.abs(pair[0].sample(2000, np.random.default_rng(5)) - b).max() > 1e-2
+
+
+def test_skip_must_be_a_bool(target):
+    X = target.sample(100, np.random.default_rng(1))
+    with pytest.raises(ValueError, match="skip=1 is not allowed"):
+        GANEstimator(s=1.0, box=target.support, skip=1, steps=5).fit(X, np.random.default_rng(2))

@@ -69,7 +69,8 @@ class GANEstimator(Estimator):
     (None: the size rule with width0, steps0), depth (hidden layers, 3), batch_size, lr, betas,
     ema_decay, divergence_loss, collapse_mass, collapse_ratio, coverage_samples, log_every
     (steps per logging block), fourier (the discriminator's finest Fourier scale in units of
-    n^{-1/(2s+D)}; 0: none), device.
+    n^{-1/(2s+D)}; 0: none), skip (add z_{1..D} before the tanh; False: x = tanh(G(z)), the
+    ablation of the skip), device.
     """
 
     has_pdf = False
@@ -78,7 +79,7 @@ class GANEstimator(Estimator):
     def __init__(self, s=None, *, box=None, latent_dim="auto", width=None, depth=3, steps=None,
                  batch_size=256, lr=1e-3, betas=(0.5, 0.999), ema_decay=0.999, width0=48,
                  steps0=2000, divergence_loss=50.0, collapse_mass=0.1, collapse_ratio=0.2,
-                 coverage_samples=20000, log_every=50, fourier=2.0, device="auto"):  # fmt: skip
+                 coverage_samples=20000, log_every=50, fourier=2.0, skip=True, device="auto"):  # fmt: skip
         self.s, self.box, self.latent_dim = s, box, latent_dim
         self.width, self.depth, self.steps = width, depth, steps
         self.batch_size, self.lr, self.betas, self.ema_decay = batch_size, lr, betas, ema_decay
@@ -86,7 +87,7 @@ class GANEstimator(Estimator):
         self.divergence_loss = divergence_loss
         self.collapse_mass, self.collapse_ratio = collapse_mass, collapse_ratio
         self.coverage_samples, self.log_every = coverage_samples, log_every
-        self.fourier = fourier
+        self.fourier, self.skip = fourier, skip
         self.device = device
 
     # -- configuration -------------------------------------------------------------------------
@@ -117,6 +118,8 @@ class GANEstimator(Estimator):
         check_real("collapse_ratio", self.collapse_ratio, low=0.0, high=1.0)
         check_int("coverage_samples", self.coverage_samples, low=1)
         check_int("log_every", self.log_every, low=1)
+        if not isinstance(self.skip, bool):
+            raise ValueError(f"skip={self.skip!r} is not allowed: expected True or False")
         return resolve_device(self.device)
 
     # -- fitting -------------------------------------------------------------------------------
@@ -167,6 +170,7 @@ class GANEstimator(Estimator):
             data[e, : len(u)] = u
         data = torch.as_tensor(data, device=device)
         squash = torch.tanh if bounded else (lambda h: h)
+        lift = 1.0 if self.skip else 0.0
         opt_g = torch.optim.Adam([G.flat], lr=self.lr, betas=tuple(self.betas))
         opt_d = torch.optim.Adam([Dn.flat], lr=self.lr, betas=tuple(self.betas))
         ema = G.flat.detach().clone()
@@ -190,11 +194,13 @@ class GANEstimator(Estimator):
                     )
                 real = torch.gather(data, 1, idx[:, j, :, None].expand(-1, -1, D))
                 with torch.no_grad():
-                    fake = squash(G(z_d[:, j]) + z_d[:, j, :, :D])
+                    fake = squash(G(z_d[:, j]) + lift * z_d[:, j, :, :D])
                 ld = softplus(-disc(real)).mean(dim=(1, 2)) + softplus(disc(fake)).mean(dim=(1, 2))
                 (Dn.flat.grad,) = torch.autograd.grad(ld.sum(), Dn.flat)
                 opt_d.step()
-                lg = softplus(-disc(squash(G(z_g[:, j]) + z_g[:, j, :, :D]))).mean(dim=(1, 2))
+                lg = softplus(-disc(squash(G(z_g[:, j]) + lift * z_g[:, j, :, :D]))).mean(
+                    dim=(1, 2)
+                )
                 (G.flat.grad,) = torch.autograd.grad(lg.sum(), G.flat)
                 opt_g.step()
                 k = block * K + j + 1
@@ -250,7 +256,7 @@ class GANEstimator(Estimator):
         for lo in range(0, m, 65536):
             z = torch.randn((1, min(65536, m - lo), self.sizes_["latent_dim"]), generator=gen)
             z = z.to(self.device_)
-            h = G(z, flat) + z[..., : self.dim_]
+            h = G(z, flat) + (z[..., : self.dim_] if self.skip else 0.0)
             parts.append((torch.tanh(h) if self.bounded_ else h)[0].double().cpu().numpy())
         return np.concatenate(parts) if parts else np.zeros((0, self.dim_))
 
@@ -272,7 +278,7 @@ class GANEstimator(Estimator):
              "betas": f"{self.betas[0]},{self.betas[1]}", "ema_decay": self.ema_decay,
              "width0": self.width0, "steps0": self.steps0,
              "divergence_loss": self.divergence_loss, "collapse_mass": self.collapse_mass,
-             "collapse_ratio": self.collapse_ratio}  # fmt: skip
+             "collapse_ratio": self.collapse_ratio, "skip": self.skip}  # fmt: skip
         if hasattr(self, "generator_"):
             tail = max(1, len(self.d_loss_history_) // 10)
             d.update(self.sizes_)

@@ -25,8 +25,9 @@ FAMILIES = {
                     "gan_steps4", "gan_steps16"]),
     "gan_d2": ("gan", ["gan_d2_base", "gan_d2_steps4"]),
     "vae": ("vae", ["vae_base", "vae_steps4", "vae_latent4", "vae_draws32", "vae_lr1e-3",
-                    "vae_lr1e-3_steps4", "vae_lr2e-3_steps4"]),
-    "vae_d2": ("vae", ["vae_d2_base", "vae_d2_latent1", "vae_d2_lr1e-3", "vae_d2_lr2e-3"]),
+                    "vae_lr1e-3_steps4", "vae_lr2e-3_steps4", "vae_lrsel_steps4"]),
+    "vae_d2": ("vae", ["vae_d2_base", "vae_d2_latent1", "vae_d2_lr1e-3", "vae_d2_lr2e-3",
+                       "vae_d2_lrsel"]),
 }  # fmt: skip
 
 

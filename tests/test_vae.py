@@ -79,6 +79,34 @@ def test_vae_describe_reports_elbos(small_fit):
     assert 0 < d["best_step"] <= d["steps"]
 
 
+def test_a_list_of_learning_rates_keeps_each_members_best_heldout_run(target):
+    """lr=[a, b]: every lr trains from the same weights and draws, and member e keeps the run
+    with the better held-out ELBO; the kept run is exactly the fit at that lr alone."""
+    torch.set_num_threads(1)
+    Xs = [target.sample(400, np.random.default_rng([3, r])) for r in range(2)]
+
+    def fits(lr):
+        rngs = [np.random.default_rng([4, r]) for r in range(2)]
+        return VAEEstimator(s=1.0, box=target.support, device="cpu", steps=200,
+                            lr=lr).fit_ensemble(Xs, rngs)  # fmt: skip
+
+    grid = fits([1e-3, 2e-2])
+    alone = {lr: fits(lr) for lr in (1e-3, 2e-2)}
+    for e, est in enumerate(grid):
+        d = est.describe()
+        by_lr = {lr: d[f"heldout_elbo_lr{lr:g}"] for lr in (1e-3, 2e-2)}
+        assert d["lr_selected"] == max(by_lr, key=by_lr.get)
+        assert d["heldout_elbo"] == pytest.approx(max(by_lr.values()))
+        kept = alone[d["lr_selected"]][e]
+        assert torch.equal(est.decoder_[1], kept.decoder_[1])
+        for lr in by_lr:
+            assert by_lr[lr] == pytest.approx(alone[lr][e].describe()["heldout_elbo"])
+    with pytest.raises(ValueError, match=r"lr\[1\]=-1"):
+        VAEEstimator(lr=[1e-3, -1]).fit(Xs[0], np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"lr=\(\) is not allowed"):
+        VAEEstimator(lr=[]).fit(Xs[0], np.random.default_rng(0))
+
+
 def test_vae_through_the_study_runner(tmp_path, capsys):
     out = tmp_path / "vae"
     argv = ["rate", "--D", "1", "--s", "1", "--n", "200,400,800", "--replicates", "2",

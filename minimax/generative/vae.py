@@ -84,6 +84,19 @@ class VAEEstimator(Estimator):
             * rule["bandwidth"],
         }  # fmt: skip
 
+    def _lrs(self) -> tuple[float, ...]:
+        """The learning rates to try: ``lr`` itself, or each of a list of them."""
+        grid = tuple(self.lr) if isinstance(self.lr, list | tuple) else (self.lr,)
+        if not grid:
+            raise ValueError("lr=() is not allowed: expected a number or a non-empty list")
+        return tuple(check_real(f"lr[{i}]" if len(grid) > 1 else "lr", v, low=0.0, low_open=True)
+                     for i, v in enumerate(grid))  # fmt: skip
+
+    def _lr_text(self):
+        """``lr`` for describe(): the number, or the grid as "a,b" (a table cell, not a list)."""
+        grid = self.lr if isinstance(self.lr, list | tuple) else None
+        return self.lr if grid is None else ",".join(f"{v:g}" for v in grid)
+
     def fit(self, X, rng) -> VAEEstimator:
         """Train one VAE on X (n, D); returns self."""
         (member,) = self.fit_ensemble([X], [rng])
@@ -101,7 +114,7 @@ class VAEEstimator(Estimator):
             if X.shape[0] < 10:
                 raise ValueError(f"Xs[{e}] has n={X.shape[0]} points: expected at least 10")
         rngs = [check_rng(f"rngs[{e}]", r) for e, r in enumerate(rngs)]
-        check_real("lr", self.lr, low=0.0, low_open=True)
+        self._lrs()
         check_real("heldout_fraction", self.heldout_fraction, low=0.0, high=0.5, low_open=True)
         check_int("eval_every", self.eval_every, low=1)
         check_int("eval_draws", self.eval_draws, low=1)
@@ -128,6 +141,45 @@ class VAEEstimator(Estimator):
             U = (X[perm] - sh) / sc
             splits.append((U[n_ho:], U[:n_ho]))
         gens = torch_gens(rngs)
+        start_states = [g.get_state() for g in gens]
+        runs = []
+        for lr in self._lrs():
+            for g, state in zip(gens, start_states, strict=True):
+                g.set_state(state)  # every lr starts from the same weights and draws
+            runs.append(self._run(lr, splits, gens, sz, device))
+        # per member, the run with the best held-out ELBO (the split is shared by the runs)
+        pick = np.argmax(np.stack([r["best_ho"] for r in runs]), axis=0)
+        seconds = time.perf_counter() - start
+        out = []
+        for e in range(E):
+            r = runs[pick[e]]
+            status, reason = r["status"][e], r["reason"][e]
+            est = copy.copy(self)
+            est.dim_, est.n_, est.device_, est.sizes_ = D, len(arrays[e]), device, dict(sz)
+            est.shift_, est.scale_, est.bounded_ = transforms[e]
+            est.decoder_ = (r["dec"], r["best"][1][e : e + 1].clone())
+            est.loss_history_ = r["history"][e]
+            if status == "completed" and r["best_step"][e] == 0:
+                status, reason = "diverged", "no finite held-out ELBO at any evaluation"
+            est.status_, est.reason_ = status, reason
+            # ELBO in data coordinates: the affine map's log-Jacobian Σ log scale per point
+            jac = float(np.sum(np.log(transforms[e][1])))
+            est.elbo_, est.heldout_elbo_ = r["best_tr"][e] - jac, r["best_ho"][e] - jac
+            est.lr_selected_ = r["lr"]
+            est.heldout_elbo_by_lr_ = {f"{q['lr']:g}": float(q["best_ho"][e] - jac) for q in runs}
+            est.best_step_, est.ensemble_size_, est.fit_seconds_ = (
+                int(r["best_step"][e]),
+                E,
+                seconds,
+            )
+            est.params_ = (r["enc"].parameter_count(), r["dec"].parameter_count())
+            out.append(est)
+        return out
+
+    def _run(self, lr, splits, gens, sz, device) -> dict:
+        """One training run of the ensemble at learning rate ``lr``: the best snapshot per
+        member (by held-out ELBO) and its diagnostics."""
+        E, D = len(splits), splits[0][0].shape[1]
         w, dz, B, depth = sz["width"], sz["latent_dim"], sz["batch_size"], sz["depth"]
         enc = EnsembleNet([D] + [w] * depth + [2 * dz], gens, "silu", device)
         dec = EnsembleNet([dz] + [w] * depth + [2 * D], gens, "silu", device)
@@ -160,7 +212,7 @@ class VAEEstimator(Estimator):
                                     for j in range(k)]).mean(0)  # fmt: skip
             return ((vals * mask).sum(1) / mask.sum(1)).double().cpu().numpy()
 
-        opt = torch.optim.Adam([enc.flat, dec.flat], lr=self.lr)
+        opt = torch.optim.Adam([enc.flat, dec.flat], lr=lr)
         steps = sz["steps"]
         best = (enc.flat.detach().clone(), dec.flat.detach().clone())
         best_ho = np.full(E, -np.inf)
@@ -177,7 +229,7 @@ class VAEEstimator(Estimator):
             for j in range(kb):
                 step = block * K + j
                 for g in opt.param_groups:
-                    g["lr"] = self.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+                    g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
                 x = torch.gather(train, 1, idx[:, j, :, None].expand(-1, -1, D))
                 loss = -elbo((enc.flat, dec.flat), x, eps[:, j]).mean(1)
                 g_e, g_d = torch.autograd.grad(loss.sum(), [enc.flat, dec.flat])
@@ -201,25 +253,18 @@ class VAEEstimator(Estimator):
                     best[0][e], best[1][e] = enc.flat.detach()[e], dec.flat.detach()[e]
             if all(s != "completed" for s in status):
                 break
-        seconds = time.perf_counter() - start
-        history = np.stack(history, axis=1)
-        out = []
-        for e in range(E):
-            est = copy.copy(self)
-            est.dim_, est.n_, est.device_, est.sizes_ = D, len(arrays[e]), device, dict(sz)
-            est.shift_, est.scale_, est.bounded_ = transforms[e]
-            est.decoder_ = (dec, best[1][e : e + 1].clone())
-            est.loss_history_ = history[e]
-            if status[e] == "completed" and best_step[e] == 0:
-                status[e], reason[e] = "diverged", "no finite held-out ELBO at any evaluation"
-            est.status_, est.reason_ = status[e], reason[e]
-            # ELBO in data coordinates: the affine map's log-Jacobian Σ log scale per point
-            jac = float(np.sum(np.log(transforms[e][1])))
-            est.elbo_, est.heldout_elbo_ = best_tr[e] - jac, best_ho[e] - jac
-            est.best_step_, est.ensemble_size_, est.fit_seconds_ = int(best_step[e]), E, seconds
-            est.params_ = (enc.parameter_count(), dec.parameter_count())
-            out.append(est)
-        return out
+        return {
+            "lr": lr,
+            "enc": enc,
+            "dec": dec,
+            "best": best,
+            "best_ho": best_ho,
+            "best_tr": best_tr,
+            "best_step": best_step,
+            "status": status,
+            "reason": reason,
+            "history": np.stack(history, axis=1),
+        }
 
     def sample(self, m: int, rng) -> np.ndarray:
         """m draws (m, D) of the decoder's law, its Gaussian noise included."""
@@ -252,7 +297,7 @@ class VAEEstimator(Estimator):
     def describe(self) -> dict:
         """Hyperparameters, plus sizes, ELBO and held-out ELBO (nats per point, data
         coordinates, at the kept snapshot) once fitted."""
-        d = {"estimator": self.name, "s": self.s, "lr": self.lr, "width0": self.width0,
+        d = {"estimator": self.name, "s": self.s, "lr": self._lr_text(), "width0": self.width0,
              "steps0": self.steps0, "sd_floor": self.sd_floor,
              "heldout_fraction": self.heldout_fraction, "eval_every": self.eval_every}  # fmt: skip
         if hasattr(self, "decoder_"):
@@ -261,6 +306,8 @@ class VAEEstimator(Estimator):
                 n=self.n_, D=self.dim_, device=self.device_, status=self.status_,
                 reason=self.reason_, elbo=float(self.elbo_), heldout_elbo=float(self.heldout_elbo_),
                 elbo_gap=float(self.elbo_ - self.heldout_elbo_), best_step=self.best_step_,
+                lr_selected=self.lr_selected_,
+                **{f"heldout_elbo_lr{k}": v for k, v in self.heldout_elbo_by_lr_.items()},
                 encoder_params=self.params_[0], decoder_params=self.params_[1],
                 ensemble_size=self.ensemble_size_, fit_seconds=self.fit_seconds_,
             )  # fmt: skip

@@ -57,6 +57,16 @@ BAD = [
         ["rate", "--set", "ddpm.ema_decay=x"],
         "set ddpm.ema_decay='x' is not allowed: expected a number",
     ),
+    (
+        ["rate", "--estimators", "vae", "--set", "vae.lr=[1e-3, 'a']"],
+        "set vae.lr=[0.001, 'a'] is not allowed: expected a number or a non-empty list of numbers",
+    ),
+    (["rate", "--estimators", "vae", "--set", "vae.lr=[]"], "set vae.lr=[] is not allowed"),
+    # a list is a grid only where the class chooses from one (the VAE's lr), never elsewhere
+    (
+        ["rate", "--set", "ddpm.ema_decay=[0.9]"],
+        "set ddpm.ema_decay=[0.9] is not allowed: expected a",
+    ),
     (["rate", "--set", "gaussian.c=1"], "set gaussian.c=1 is not allowed: gaussian takes no"),
     (["rate", "--set", "kde.order=3"], "set kde.order=3 is not allowed: expected one of 2, 4, 6"),
     (["rate", "--set", "ddpm.sampler=euler2"], "set ddpm.sampler='euler2' is not allowed"),

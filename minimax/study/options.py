@@ -66,6 +66,16 @@ for _cls in ("DiffusionEstimator", "EmpiricalScoreDiffusion", "OracleScoreDiffus
     DECLARED_CHOICES.setdefault(_cls, {}).update(_SAMPLING_CHOICES)
 
 
+#: options of built-in classes that take a number or a non-empty list of numbers (a grid the
+#: class chooses from itself, e.g. the VAE's learning rates by held-out ELBO)
+NUMBER_GRIDS = {"VAEEstimator": ("lr",)}
+
+
+def _grid_options(estimator: str) -> tuple[str, ...]:
+    where = BUILTIN_CLASSES.get(estimator, [])
+    return tuple(key for _, name in where for key in NUMBER_GRIDS.get(name, ()))
+
+
 def _resolve(choice) -> tuple:
     if len(choice) == 2 and isinstance(choice[0], str) and choice[0].startswith("minimax."):
         return tuple(getattr(importlib.import_module(choice[0]), choice[1]))
@@ -157,7 +167,11 @@ def check_options(options: dict) -> None:
                     f"set {est}.{key}={value!r} is not allowed{hint}: {est} takes "
                     + ", ".join(sorted(params))
                 )
-            why = _type_error(params[key], value)
+            if key in _grid_options(est) and isinstance(value, list):
+                ok = bool(value) and all(_type_error(1.0, v) is None for v in value)
+                why = None if ok else "expected a number or a non-empty list of numbers"
+            else:
+                why = _type_error(params[key], value)
             if why:
                 raise ValueError(
                     f"set {est}.{key}={value!r} is not allowed: {why} (default {params[key]!r})"

@@ -5,7 +5,8 @@
    depth, batch, loss and features. Goal ≥ 5× on the 2-core CPU.
 2. Sampling: network evaluations/s of ``samplers.generate`` with a 16-member NetworkScore vs a
    plain one-model-at-a-time DDPM ancestral loop, and the achieved GFLOP/s (matmul flops of the
-   MLP) against a large float32 matmul measured in the same run. Goal ≥ 50%.
+   MLP) against a large float32 matmul measured in the same run. Goals (issue 11): at least the
+   plain loop's evaluations/s, and ≥ 60% of the matmul rate.
 
 Everything runs on one thread (the project's default: OMP_NUM_THREADS=1 per worker) unless
 ``MINIMAX_BENCH_THREADS`` says otherwise; on a CUDA machine the same code runs on the GPU.
@@ -143,7 +144,7 @@ def main() -> str:
         plain_training(X, sched, device, width, batch, models=2, steps=10)
         ours_training(X, process, device, width, batch, models=2, steps=10)
     matmul_gflops(device, reps=2)
-    train_rows = []
+    train_rows, train_gflops = [], []
     for width, batch in TRAIN_SIZES:
         t_plain = plain_training(X, sched, device, width, batch)
         t_ours, out = ours_training(X, process, device, width, batch)
@@ -152,6 +153,10 @@ def main() -> str:
         plain, ours = E * TRAIN_STEPS / t_plain, E * TRAIN_STEPS / t_ours
         train_rows.append((f"training width {width}, batch {batch}: model-steps/s",
                            f"{plain:,.0f}", f"{ours:,.0f}", f"{ours / plain:.1f}x", "≥ 5x"))  # fmt: skip
+        # a step's matmuls: the forward one and two in the backward pass, per layer
+        step_flops = 3 * batch * out.network.flops_per_eval()
+        train_gflops.append((width, plain * step_flops / 1e9, ours * step_flops / 1e9,
+                             5 * plain * step_flops / 1e9))  # fmt: skip
 
     models = [_plain_model(device) for _ in range(E)]
     s_plain = plain_sampling(models, sched, device)
@@ -166,24 +171,31 @@ def main() -> str:
     _sync(device)
     s_ours = time.perf_counter() - start
     evals = E * SAMPLE_M * SAMPLE_STEPS
-    flops = fit.network.flops_per_eval()
+    flops = fit.network.flops_per_eval()  # what the plain loop computes per evaluation
+    flops_ours = fit.network.flops_per_eval(shared_time=True)  # the time features as a bias
     peak = matmul_gflops(device)
     rows = train_rows + [
         ("sampling, network evals/s", f"{evals / s_plain:,.0f}", f"{evals / s_ours:,.0f}",
-         f"{s_plain / s_ours:.1f}x", ""),
-        ("sampling, GFLOP/s (MLP matmuls)", f"{flops * evals / s_plain / 1e9:.1f}",
-         f"{flops * evals / s_ours / 1e9:.1f}",
-         f"{flops * evals / s_ours / 1e9 / peak:.0%} of matmul", "≥ 50%"),
+         f"{s_plain / s_ours:.1f}x", "≥ 1x"),
+        ("sampling, GFLOP/s (matmuls each computes)", f"{flops * evals / s_plain / 1e9:.1f}",
+         f"{flops_ours * evals / s_ours / 1e9:.1f}",
+         f"{flops_ours * evals / s_ours / 1e9 / peak:.0%} of matmul", "≥ 60%"),
         ("large matmul 2048², GFLOP/s", "", f"{peak:.1f}", "", ""),
     ]  # fmt: skip
+    for width, g_plain, g_ours, g_goal in train_gflops:
+        rows.append((f"training width {width}: matmul GFLOP/s (5x the plain loop needs "
+                     f"{g_goal:.0f}, {g_goal / peak:.0%} of matmul)", f"{g_plain:.1f}",
+                     f"{g_ours:.1f}", f"{g_ours / peak:.0%} of matmul", ""))  # fmt: skip
     name = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
     head = (
         f"Device {device} ({name}, torch {torch.__version__}), {torch.get_num_threads()} thread(s); ensemble of E = {E} MLPs "
         f"(D = {D}, depth {DEPTH}); training {TRAIN_STEPS} steps per model; sampling with width "
         f"{WIDTH} ({fit.network.parameter_count():,} parameters, {flops:,} flop per evaluation), "
         f"{SAMPLE_M} points × {SAMPLE_STEPS} ancestral steps per model, chunks of {chunk}; "
-        "GFLOP/s counts the MLP's matmuls only (SiLU and the sampler's float64 update are "
-        "extra work). Every loop is warmed up (a few steps) before it is timed.\n\n"
+        "GFLOP/s counts the matmuls each loop computes (ours folds the time features, shared by "
+        f"a step's points, into a bias: {flops_ours:,} flop per evaluation; SiLU, the Fourier "
+        "features and the sampler's float64 update are extra work). Every loop is warmed up (a "
+        "few steps) before it is timed.\n\n"
     )
     lines = ["| measure | plain one-model loop | ours (batched ensemble) | ratio | goal |",
              "|---|---|---|---|---|"]  # fmt: skip

@@ -137,20 +137,27 @@ class EnsembleMLP(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, flat: torch.Tensor | None = None,
                 views: list[torch.Tensor] | None = None):  # fmt: skip
-        """ε_θ at inputs x (E, B, D) with noise conditioning c (E, B); returns (E, B, D).
+        """ε_θ at inputs x (E, B, D) with noise conditioning c (E, B), or c (E,) when member e's
+        points all share the time c[e] (the samplers' case); returns (E, B, D).
 
         ``flat`` replaces the parameters (same shape), e.g. by their EMA; ``views`` (from
         :meth:`views`) replaces them too, layer by layer.
         """
         views = self.views(flat) if views is None else views
-        h = self.features(x, c)
+        if c.ndim == 1:
+            h, first = self._first_layer_one_time(x, c, views[0], views[1]), 1
+        else:
+            h, first = self.features(x, c), 0
         last = len(self.layers) - 1
         inference = not torch.is_grad_enabled()
         for i in range(len(self.layers)):
+            if i < first:  # the first layer's matmul is done; its activation remains
+                if i < last:
+                    h = torch.nn.functional.silu(h, inplace=inference)
+                continue
             w, b = views[2 * i], views[2 * i + 1]
-            if inference:  # in place: no copy of the broadcast bias, no second activation buffer
-                h = torch.bmm(h, w)
-                h += b
+            if inference:  # in place: no second activation buffer
+                h = ensemble_matmul(h, w, b)
                 if i < last:
                     torch.nn.functional.silu(h, inplace=True)
             else:
@@ -159,13 +166,51 @@ class EnsembleMLP(torch.nn.Module):
                     h = torch.nn.functional.silu(h)
         return h
 
+    def _first_layer_one_time(self, x, c, w, b) -> torch.Tensor:
+        """The first layer's pre-activation when member e's points share one time c[e].
+
+        The time features [c, sin/cos(2^k c)] are then one row per member, so their part of the
+        first matmul is a per-member bias, computed once instead of once per point: the same
+        affine map in another summation order (equal to float32 rounding, tests/test_networks.py).
+        """
+        D, k = self.dim, 1 + 2 * TIME_FREQUENCIES
+        ct = c.reshape(-1, 1, 1).to(torch.float32)
+        time_row = torch.cat([ct, _fourier(ct, self.time_freqs)], dim=-1)  # (E, 1, k)
+        bias = torch.baddbmm(b, time_row, w[:, D : D + k])
+        if len(self.x_freqs):
+            return ensemble_matmul(torch.cat([x, _fourier(x, self.x_freqs)], dim=-1),
+                                   torch.cat([w[:, :D], w[:, D + k :]], dim=1), bias)  # fmt: skip
+        return ensemble_matmul(x, w[:, :D], bias)
+
     def parameter_count(self) -> int:
         """Parameters of ONE member (the network size N of docs/theory.md §2)."""
         return int(self.flat.shape[1])
 
-    def flops_per_eval(self) -> int:
-        """Floating-point operations (2 per multiply-add) of the matmuls, per member and point."""
-        return sum(2 * fan_in * fan_out for fan_in, fan_out, _, _ in self.layers)
+    def flops_per_eval(self, shared_time: bool = False) -> int:
+        """Floating-point operations (2 per multiply-add) of the matmuls, per member and point;
+        ``shared_time``: as computed when the points share one time (the time features' rows of
+        the first layer are then a per-member bias, not a per-point product)."""
+        skip = 1 + 2 * TIME_FREQUENCIES if shared_time else 0
+        return sum(2 * (fan_in - (skip if i == 0 else 0)) * fan_out
+                   for i, (fan_in, fan_out, _, _) in enumerate(self.layers))  # fmt: skip
+
+
+def ensemble_matmul(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None):
+    """h[e] @ w[e] (+ b[e]) for every member e: (E, B, K) x (E, K, N) (+ (E, 1, N)) -> (E, B, N).
+
+    One batched ``torch.bmm``/``baddbmm`` on a GPU or with gradients on; member by member on the
+    CPU at inference, where a loop of plain matmuls with the bias fused (``addmm``) ran faster
+    than ``bmm`` over the ensemble axis for these shapes (benchmarks/bench_training.py).
+    """
+    if h.device.type != "cpu" or torch.is_grad_enabled():
+        return torch.bmm(h, w) if b is None else torch.baddbmm(b, h, w)
+    out = h.new_empty((h.shape[0], h.shape[1], w.shape[2]))
+    for e in range(h.shape[0]):
+        if b is None:
+            torch.mm(h[e], w[e], out=out[e])
+        else:
+            torch.addmm(b[e], h[e], w[e], out=out[e])
+    return out
 
 
 def _uniform(shape, bound: float, generator: torch.Generator) -> torch.Tensor:
@@ -223,7 +268,7 @@ class NetworkScore(ScoreSource):
             std = std.unsqueeze(-1)
         else:  # one time for the whole batch (the samplers' case): one float64 marginal
             _, std = self.process.marginal(float(t))
-            c = torch.full((E, B), 0.25 * math.log(std), dtype=torch.float32, device=u.device)
+            c = torch.full((E,), 0.25 * math.log(std), dtype=torch.float32, device=u.device)
         return self.network(u.to(torch.float32), c), std
 
     @torch.no_grad()

@@ -12,17 +12,14 @@ fixed points as the minimax loss and does not stall when the discriminator wins 
 
 Generator: z ~ N(0, I_{d_z}), d_z = 2D (≥ D), x = tanh(MLP(z) + z_{1..D}), so samples lie in
 the open box (model coordinates [-1, 1]^D; the data's box maps there). The fixed skip z_{1..D}
-makes the initial law tanh(N(0, 1)) cover the whole box: without it the initial generator sits
-near 0 and, at n = 250 on target seed 1, two of three replicates never reached [-1, -0.5]
-(29 % of tanh(N(0, 1))'s mass, 13 % of the data's) and were flagged as mode collapse. Discriminator: an MLP with
-LeakyReLU(0.2) and a logit output, fed x and its Fourier features sin/cos(2πx/h) for 8 scales h
-on a geometric ladder from 1 down to ``fourier`` · n^{-1/(2s+D)} (the resolution the theory's
-discriminator class must resolve). Tuned on target seed 1 (Besov D = 1, s = 1, band; mean TV of
-3 replicates at n = 1000 / 4000): ``fourier`` = 2: 0.141 / 0.096; 0.5: mode collapse in some
-replicates; no features: 0.156 / 0.187 (the discriminator's loss sat at 2 log 2: it saw
-nothing). Adam(β = (0.5, 0.999)) for both (Radford et al. 2016), learning rates cosine-decayed
-to 5 %, one discriminator step per generator step, and an exponential moving average of the
-generator's weights (decay 0.999; Yazici et al. 2019) is what is sampled. Sizes follow n by
+makes the initial law tanh(N(0, 1)) cover the whole box (``skip=False`` drops it: its ablation).
+Discriminator: an MLP with LeakyReLU(0.2) and a logit output, fed x and its Fourier features
+sin/cos(2πx/h) for 8 scales h on a geometric ladder from 1 down to ``fourier`` · n^{-1/(2s+D)}
+(the resolution the theory's discriminator class must resolve). Each of these choices, the
+learning rate and the budget are ablation studies on target seed 1 (studies/ablation_gan_*.toml,
+docs/generative.md §6). Adam(β = (0.5, 0.999)) for both (Radford et al. 2016), learning rates
+cosine-decayed to 5 %, one discriminator step per generator step, and an exponential moving
+average of the generator's weights (decay 0.999; Yazici et al. 2019) is what is sampled. Sizes follow n by
 ``ensemble.size_rule``. Failures: a non-finite loss, or a discriminator or generator loss whose
 mean over a logging block exceeds ``divergence_loss`` nats, is divergence (``TrainingDiverged``,
 a "diverged" row); a generator that puts < ``collapse_ratio`` × the data's mass in coarse cells

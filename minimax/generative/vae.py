@@ -5,7 +5,9 @@ Model: z ~ N(0, I_{d_z}), x | z ~ N(μ_θ(z), diag σ_θ(z)²) with σ_θ = σ_m
 encoder q_φ(z | x) = N(m_φ(x), diag s_φ(x)²). Loss: the negative ELBO
 −E_q[log p_θ(x | z)] + KL(q_φ(z | x) ‖ N(0, I)), one reparametrised draw per point, Adam with a
 cosine learning-rate decay. Of the snapshots taken every ``eval_every`` steps the one with the
-best held-out ELBO (a 10 % split, four fixed draws per point: common random numbers) is kept.
+best held-out ELBO (a 10 % split, four fixed draws per point: common random numbers) is kept,
+over one run per learning rate of ``lr`` (by default 1e-3 and 4e-3: no single rate served D = 1
+and D = 2, docs/generative.md §6).
 
 Sampling draws z from the prior and x from the decoder INCLUDING its noise: the decoder means
 alone give a law on a d_z-dimensional image of a map, singular when d_z < D and at best a
@@ -54,15 +56,16 @@ class VAEEstimator(Estimator):
     Parameters (stored unchanged, checked in ``fit``): s (smoothness for the size rule; None:
     1), box ((D, 2) support mapped to [-1, 1]^D, samples folded into it; None: moments, no
     folding), latent_dim ("auto" = D), width / steps (None: the rule with width0, steps0),
-    depth, batch_size, lr (cosine-decayed to 5 %), sd_floor, heldout_fraction, eval_every,
-    eval_draws, device.
+    depth, batch_size, lr (cosine-decayed to 5 %; a list: one run per value from the same weights
+    and draws, each member keeping the run with the best held-out ELBO), sd_floor,
+    heldout_fraction, eval_every, eval_draws, device.
     """
 
     has_pdf = False
     name = "vae"
 
     def __init__(self, s=None, *, box=None, latent_dim="auto", width=None, depth=3, steps=None,
-                 batch_size=256, lr=4e-3, width0=48, steps0=12000, sd_floor=0.1,
+                 batch_size=256, lr=(1e-3, 4e-3), width0=48, steps0=12000, sd_floor=0.1,
                  heldout_fraction=0.1, eval_every=100, eval_draws=4, device="auto"):  # fmt: skip
         self.s, self.box, self.latent_dim = s, box, latent_dim
         self.width, self.depth, self.steps = width, depth, steps

@@ -167,8 +167,9 @@ def check_options(options: dict) -> None:
                     f"set {est}.{key}={value!r} is not allowed{hint}: {est} takes "
                     + ", ".join(sorted(params))
                 )
-            if key in _grid_options(est) and isinstance(value, list):
-                ok = bool(value) and all(_type_error(1.0, v) is None for v in value)
+            if key in _grid_options(est):
+                grid = value if isinstance(value, list) else [value]
+                ok = bool(grid) and all(_type_error(1.0, v) is None for v in grid)
                 why = None if ok else "expected a number or a non-empty list of numbers"
             else:
                 why = _type_error(params[key], value)

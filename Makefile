@@ -54,12 +54,16 @@ PAPER_EXPLORATION ?= results/recipe_D1_s1_band results/recompute/recipe_D1_s1_ba
 PAPER_SAMPLES ?= results/confirm_samples
 # "Does a diffusion model adapt?": the sparse-target study (studies/adaptivity.toml)
 PAPER_ADAPTIVITY ?= results/adaptivity
+# "Beside the DDPM: a GAN and a VAE": the confirmatory generative study
+# (studies/generative_confirm.toml)
+PAPER_GENERATIVE ?= results/generative_confirm
 
 paper: $(STAMP)
 	$(PY) -m minimax.study paper $(PAPER_RESULTS) \
 	    $(if $(strip $(PAPER_EXPLORATION)),--exploration $(PAPER_EXPLORATION)) \
 	    $(if $(wildcard $(PAPER_SAMPLES)/samples.json),--samples $(PAPER_SAMPLES)) \
 	    $(if $(wildcard $(PAPER_ADAPTIVITY)/results.parquet),--adaptivity $(PAPER_ADAPTIVITY)) \
+	    $(if $(wildcard $(PAPER_GENERATIVE)/results.parquet),--generative $(PAPER_GENERATIVE)) \
 	    --out paper
 	@if command -v latexmk >/dev/null 2>&1; then \
 	    cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex; \

@@ -304,12 +304,13 @@ def _samples_figure(folder, figdir: Path) -> tuple[list[Path], str, str]:
 
 
 def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
-                ablations=None, samples=None, adaptivity=None) -> Paper:  # fmt: skip
+                ablations=None, samples=None, adaptivity=None, generative=None) -> Paper:  # fmt: skip
     """Write the paper's figures, tables, macros and text from stored results folders alone.
     ``ablations``: the folder holding the score-error step-budget ablation
     (``score_steps_x{1,2,4}``; default: ``ablations`` beside ``results_dir``); ``samples``: a
     folder written by the ``samples`` command, drawn as the samples figure; ``adaptivity``:
-    the adaptivity study's results folder, its section (:mod:`.paper_adaptivity`)."""
+    the adaptivity study's results folder, its section (:mod:`.paper_adaptivity`);
+    ``generative``: the GAN/VAE study's, its section (:mod:`.paper_generative`)."""
     out = Path(out)
     data = load_study(results_dir, measure_targets=True)
     explored = [load_study(d) for d in exploration]
@@ -385,10 +386,12 @@ def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
     macros["NumExploration"] = str(len(explored))
     macros["SamplesSentence"] = samples_sentence
     from minimax.reporting.paper_adaptivity import adaptivity_outputs
+    from minimax.reporting.paper_generative import generative_outputs
 
-    written, adapt_macros = adaptivity_outputs(adaptivity, figdir, tabdir, out / "text", figures)
-    files += written
-    macros.update(adapt_macros)
+    for build, folder in ((adaptivity_outputs, adaptivity), (generative_outputs, generative)):
+        written, extra_macros = build(folder, figdir, tabdir, out / "text", figures)
+        files += written
+        macros.update(extra_macros)
     files.append(_write_text(out / "macros.tex", macros_tex(macros)))
     files.append(_write_text(out / "text" / "arms.tex", arms_tex(data)))
     return Paper(

@@ -282,12 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a folder written by the samples command, drawn as the samples figure",
     )
-    paper.add_argument(
-        "--adaptivity",
-        default=None,
-        metavar="DIR",
-        help="the adaptivity study's results folder (studies/adaptivity.toml), its section",
-    )
+    for flag, what in (
+        ("--adaptivity", "the adaptivity study's (studies/adaptivity.toml)"),
+        ("--generative", "the GAN/VAE study's (studies/generative_confirm.toml)"),
+    ):
+        paper.add_argument(flag, default=None, metavar="DIR", help=f"{what} results folder, "
+                           "its section")  # fmt: skip
     paper.add_argument(
         "--exploration",
         nargs="+",
@@ -389,8 +389,9 @@ def main(argv=None) -> int:
             table = store.read_table(args.dir)  # the one user error report can meet
             for folder in getattr(args, "exploration", None) or []:
                 store.read_table(folder)
-            if getattr(args, "adaptivity", None):
-                store.read_table(args.adaptivity)
+            for extra in ("adaptivity", "generative"):
+                if getattr(args, extra, None):
+                    store.read_table(getattr(args, extra))
             if getattr(args, "samples", None):
                 from minimax.study.samples import check_samples_folder
 

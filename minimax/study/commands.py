@@ -36,6 +36,7 @@ def run_command(args, table) -> int:
             exploration=args.exploration,
             samples=args.samples,
             adaptivity=args.adaptivity,
+            generative=args.generative,
         )
         print(
             f"{len(paper.fits)} fits; {len(paper.macros)} macros; budget components absent: "

@@ -26,7 +26,7 @@ from minimax.study.rates import DEFAULT_MARGIN
 
 def group_label(arm: str) -> str:
     """An arm's label without its ``target_seed=K`` part (pooled.py's grouping)."""
-    return pooled._SEED.sub("", str(arm))
+    return pooled.unit_label(arm)
 
 
 def seed_groups(df: pd.DataFrame) -> dict[str, list[str]]:

@@ -20,7 +20,7 @@ POOLED_METRICS = ("tv", "score_integral")
 
 def _group_arms(df: pd.DataFrame, label: str) -> list[str]:
     arms = df["arm"].astype(str).unique()
-    return [a for a in arms if pooled._SEED.sub("", a) == label]
+    return [a for a in arms if pooled.unit_label(a) == label]
 
 
 def _calibration_gate(fit, df, offsets: dict) -> str:
@@ -77,7 +77,7 @@ def pooled_section(
                 if note:
                     f.verdict += f"; {note}"
     text = pooled.pooled_block(df, margin, POOLED_METRICS, fits=fits, pairs=pairs)
-    labels = dict.fromkeys(pooled._SEED.sub("", str(a)) for a in df["arm"].unique())
+    labels = dict.fromkeys(pooled.unit_label(a) for a in df["arm"].unique())
     cal = []
     for label in labels:
         found = [offsets[a] for a in _group_arms(df, label) if a in offsets]

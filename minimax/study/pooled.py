@@ -31,6 +31,13 @@ from minimax.study.rates import DEFAULT_MARGIN, fit_rate
 #: what a pooled group shares besides the arm's label without its seed (those present are used)
 GROUP_KEYS = ("study", "target", "D", "s", "p", "boundary", "sampler", "sizing")
 _SEED = re.compile(r"\s*target_seed=\d+")
+
+
+def unit_label(arm) -> str:
+    """The arm's label without its target seed: the unit that pools over seeds."""
+    return _SEED.sub("", str(arm))
+
+
 _NAN = {k: math.nan for k in ("exponent", "se", "df", "ci_low", "ci_high", "sd", "between_sd")}
 
 
@@ -215,7 +222,7 @@ def _groups(df: pd.DataFrame, metric: str, by_estimator: bool = True) -> list:
     if "target_seed" not in df or df.empty:
         return []
     sel = df[df["metric"] == metric].copy()
-    sel["_arm"] = sel["arm"].astype(str).map(lambda a: _SEED.sub("", a))
+    sel["_arm"] = sel["arm"].astype(str).map(unit_label)
     keys = [k for k in GROUP_KEYS if k in sel] + ["_arm"] + ["estimator"] * by_estimator
     groups = sel.groupby(keys, sort=False, dropna=False)
     return [(key, g) for key, g in groups if g["target_seed"].nunique() >= 2]

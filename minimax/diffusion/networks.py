@@ -144,17 +144,14 @@ class EnsembleMLP(torch.nn.Module):
         :meth:`views`) replaces them too, layer by layer.
         """
         views = self.views(flat) if views is None else views
-        if c.ndim == 1:
-            h, first = self._first_layer_one_time(x, c, views[0], views[1]), 1
-        else:
-            h, first = self.features(x, c), 0
-        last = len(self.layers) - 1
         inference = not torch.is_grad_enabled()
-        for i in range(len(self.layers)):
-            if i < first:  # the first layer's matmul is done; its activation remains
-                if i < last:
-                    h = torch.nn.functional.silu(h, inplace=inference)
-                continue
+        last = len(self.layers) - 1
+        if c.ndim == 1:  # the first layer done with the time features as a bias (depth ≥ 1)
+            h = self._first_layer_one_time(x, c, views[0], views[1])
+            h, start = torch.nn.functional.silu(h, inplace=inference), 1
+        else:
+            h, start = self.features(x, c), 0
+        for i in range(start, len(self.layers)):
             w, b = views[2 * i], views[2 * i + 1]
             if inference:  # in place: no second activation buffer
                 h = ensemble_matmul(h, w, b)

@@ -48,11 +48,10 @@ def model_claims(arm_df: pd.DataFrame, est: str) -> dict:
         if not v < floor:
             fails.append(int(n))
     rows = tv[tv["estimator"] == est]
-    flagged = int((rows["status"].eq("ok") & ~rows["flag"].isin(["ok", "", None])).sum())
-    return {"fails_baselines": fails, "flagged_rows": flagged, "first": (int(mine.index[0]), float(mine.iloc[0]))
-            if len(mine) else None, "last": (int(mine.index[-1]), float(mine.iloc[-1]))
-            if len(mine) else None, "failed_rows": int((rows["status"] != "ok").sum()),
-            "rows": len(rows)}  # fmt: skip
+    ends = [(int(n), float(mine[n])) for n in mine.index[[0, -1]]] if len(mine) else [None, None]
+    return {"fails_baselines": fails, "first": ends[0], "last": ends[1],
+            "flagged_rows": int((rows["status"].eq("ok") & rows["flag"].ne("ok")).sum()),
+            "failed_rows": int(rows["status"].ne("ok").sum()), "rows": len(rows)}  # fmt: skip
 
 
 def _arm_words(data: StudyData, arm: str, D: int, s: float) -> str:

@@ -1,13 +1,15 @@
 """Ablation: how much TV the DDPM's own sampler adds with the true score (docs/tv.md §9).
 
     python studies/sampler_discretisation.py [--out results/ablations/sampler_discretisation]
+    python studies/sampler_discretisation.py --spacings log --factors 0.25,0.5
 
 The true score (``OracleScoreDiffusion``) runs through the DDPM's ancestral sampler with the
 theory rule's T̲, T̄ and sampling steps at M = 10^6 (more than any study's M, so that parts of
-0.005 are resolved), for time
-spacings uniform / log / quadratic and 1× or 2× the rule's steps. The exact early-stop blur
-(``blur_tv``) is what a sampler with no discretisation error would reach; oracle − blur is the
-discretisation + prior-mismatch part of the budget. Tuning targets only (target seed 0): the
+0.005 are resolved), for time spacings uniform / log / quadratic and 1× or 2× the rule's steps;
+``--spacings log --factors 0.25,0.5`` asks whether the sampler may take fewer steps, so that the
+time saved buys the M the resolution rule asks for. The exact early-stop blur (``blur_tv``) is
+what a sampler with no discretisation error would reach; oracle − blur is the discretisation +
+prior-mismatch part of the budget. Tuning targets only (target seed 0): the
 confirmatory study (studies/confirm_*.toml) freezes the choice made here.
 """
 
@@ -53,7 +55,7 @@ def run(csv: Path, arms=ARMS, spacings=SPACINGS, factors=(1, 2), M=1_000_000) ->
                             target, spec, n, dict(options)
                         )
                         est.fit(X, np.random.default_rng(0))
-                        options["sample_steps"] = factor * est.sizing_.sample_steps
+                        options["sample_steps"] = max(1, round(factor * est.sizing_.sample_steps))
                     t0 = time.perf_counter()
                     oracle, blur = worker.oracle_tv(target, spec, n, options, X, seed=n)
                     rows.append({
@@ -71,10 +73,14 @@ def run(csv: Path, arms=ARMS, spacings=SPACINGS, factors=(1, 2), M=1_000_000) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results/ablations/sampler_discretisation")
+    ap.add_argument("--spacings", default=",".join(SPACINGS), help="comma-separated")
+    ap.add_argument("--factors", default="1,2", help="multiples of the rule's steps")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    df = run(out / "sampler_discretisation.csv")
+    spacings = tuple(args.spacings.split(","))
+    factors = tuple(float(f) for f in args.factors.split(","))
+    df = run(out / "sampler_discretisation.csv", spacings=spacings, factors=factors)
     from tv_calibration import markdown  # this script's folder is on sys.path
 
     cols = ["D", "s", "n", "spacing", "steps_factor", "M", "blur_tv", "oracle_tv", "oracle_se",

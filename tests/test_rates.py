@@ -168,12 +168,12 @@ def test_unmeasurable_names_what_removed_the_points():
     clean = fit_rate(df)
     df.loc[df["n"] >= 1000, "flag"] = "rising"
     flagged = fit_rate(df)
-    assert flagged.verdict == "not measurable: flagged rising/unresolved"
+    assert flagged.verdict == "not measurable: flagged rows"
     # the same fit keeping the flagged rows is reported beside it, and shown in the points
     assert flagged.flagged_exponent == pytest.approx(clean.exponent, rel=1e-12)
     assert flagged.flagged_ci_low == pytest.approx(clean.ci_low, rel=1e-12)
     assert flagged.points["k"].tolist() == [3] * 6 and np.isfinite(flagged.points["mean"]).all()
-    assert "keeping the rising/unresolved rows" in flagged.summary()
+    assert "keeping the flagged rows" in flagged.summary()
     df.loc[df["n"] >= 1000, ["status", "value"]] = ["diverged", np.nan]
     assert fit_rate(df).verdict == "not measurable: failed"
 

@@ -40,6 +40,7 @@ from minimax.reporting.paper_text import (
 )
 
 _REASONS = {"flag rising": "flagged rising ({})", "flag unresolved": "flagged unresolved",
+            "flag below_rule": "scored at fewer samples than the resolution rule's $M$ ({})",
             "value not finite": "without a finite value"}  # fmt: skip
 
 

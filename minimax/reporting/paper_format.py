@@ -312,8 +312,8 @@ def verdict_phrase(verdict: str) -> str:
     return {
         "not measurable: floors": "not measurable: too few sizes of $n$ lie above twice the "
         "noise floor",
-        "not measurable: flagged rising/unresolved": "not measurable: too many of its rows are "
-        "flagged rising or unresolved",
+        "not measurable: flagged rows": "not measurable: too many of its rows are "
+        "flagged rising, unresolved or below the resolution rule's $M$",
         "not measurable: failed": "not measurable: too many of its cells failed",
         "not measurable: too few points": "not measurable: fewer than three usable sizes of $n$",
     }.get(verdict, latex_escape(verdict))

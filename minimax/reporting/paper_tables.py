@@ -139,7 +139,7 @@ def exponent_table(fits: list[RateFit], df: pd.DataFrame, metric: str = "tv") ->
     columns = ["D", "s", "estimator", "exponent", "95% CI", "theory", "p", "n", "sizes", "reps"]
     tex_columns = ["$D$", "$s$", "estimator", "$\\hat a$", "95\\% CI", theory, "$p$",
                    "$n$", "sizes", "reps"]  # fmt: skip
-    if flagged:  # rows flagged rising/unresolved are TV lower bounds: that fit is indicative
+    if flagged:  # flagged rows are TV lower bounds: that fit is indicative
         columns.append("with flagged rows")
         tex_columns.append("flagged")
     columns.append("verdict")

@@ -74,7 +74,7 @@ def points_table(fits: list[RateFit]) -> str:
             if r.failed:
                 notes.append(f"{r.failed} {r.failed_as}")
             if r.flags:
-                notes.append(f"{r.flags} rising/unresolved")
+                notes.append(f"{r.flags} flagged")
             if r.below_floor:
                 notes.append("below 2×floor")
             if not r.used and not notes:

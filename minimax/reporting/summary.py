@@ -103,13 +103,11 @@ def fit_summary(fit) -> str:
             )
     if math.isfinite(fit.flagged_exponent):
         lines.append(
-            f"  keeping the rising/unresolved rows (TV lower bounds; indicative only): "
+            f"  keeping the flagged rows (TV lower bounds; indicative only): "
             f"{fit.flagged_exponent:.3f} {ci(fit.flagged_ci_low, fit.flagged_ci_high)}"
         )
     elif fit.excluded["reason"].str.startswith("flag").any() if len(fit.excluded) else False:
-        lines.append(
-            "  keeping the rising/unresolved rows (TV lower bounds): not computable either"
-        )
+        lines.append("  keeping the flagged rows (TV lower bounds): not computable either")
     if len(fit.excluded):
         by = fit.excluded.groupby("reason")["n"].apply(lambda s: sorted(set(s)))
         lines.append(

@@ -54,8 +54,10 @@ def tv_rows(fit: FittedCell) -> list:
     """[tv, tv_sampled for a control with a pdf, outside_mass where the estimate states it]."""
     from minimax import metrics as M
     from minimax.metrics.result import MetricResult
+    from minimax.metrics.sample_size import flag_below_rule
 
     target, est, rng = fit.target, fit.est, fit.streams["metric"]
+    n, D = fit.cell.n, int(target.dim)
     out = []
     if getattr(est, "has_pdf", False):
         # a target with features finer than tv_exact's defaults states what it needs
@@ -68,9 +70,11 @@ def tv_rows(fit: FittedCell) -> list:
             # the calibration arm (docs/tv.md §6): the same explicit-density fit scored by the
             # sampled estimator at the study's M, so that its exponent can be compared with the
             # exact one on the very rows the DDPM is measured with
-            out.append(replace(M.tv(target, fit.samples(), rng=rng), metric="tv_sampled"))
+            sampled = flag_below_rule(M.tv(target, fit.samples(), rng=rng), n, D)
+            out.append(replace(sampled, metric="tv_sampled"))
     else:
-        res = M.tv(target, fit.samples(), rng=rng)
+        # a sampled TV is ok only at the resolution rule's M or more (docs/tv.md §4)
+        res = flag_below_rule(M.tv(target, fit.samples(), rng=rng), n, D)
         out.append(res)
     outside = (res.details or {}).get("outside_mass")
     if outside is not None:

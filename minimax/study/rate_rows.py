@@ -1,7 +1,7 @@
 """Which rows of a results table the rate fit may use, the points per n, and why a fit fails.
 
 A row is left out, with its reason, when its cell failed (its status), its value is not finite,
-or (with ``exclude_flags``) the TV estimator flagged it ``rising`` or ``unresolved``; ``rates``
+or (with ``exclude_flags``) it is flagged ``rising``, ``unresolved`` or ``below_rule``; ``rates``
 adds the floor rule, which is per n. The points are per-n means over the rows shown and over the
 rows fitted, with their floors; ``unmeasurable`` names the most common reason among lost rows.
 """
@@ -13,7 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 
-BAD_FLAGS = ("rising", "unresolved")
+#: flags of a TV row the fit leaves out (docs/tv.md §4): probably low, M too small for the value,
+#: or M below the resolution rule
+BAD_FLAGS = ("rising", "unresolved", "below_rule")
 
 
 def only_value(df: pd.DataFrame, column: str, value):
@@ -89,6 +91,6 @@ def unmeasurable(excluded: pd.DataFrame, n_used: int) -> str:
         return "not measurable: too few points"
     return {
         "floors": "not measurable: floors",
-        "flagged": "not measurable: flagged rising/unresolved",
+        "flagged": "not measurable: flagged rows",
         "failed": "not measurable: failed",
     }[top]

@@ -60,7 +60,7 @@ VERDICTS = (
     verdicts.NOT_RESOLVED,
     verdicts.CROSSES,
     "not measurable: floors",
-    "not measurable: flagged rising/unresolved",
+    "not measurable: flagged rows",
     "not measurable: failed",
     "not measurable: too few points",
     "not measurable: the fit did not converge",
@@ -98,7 +98,7 @@ class RateFit:
     ols_ci_low: float = math.nan
     ols_ci_high: float = math.nan
     ols_note: str = ""
-    #: the same fit keeping rows flagged rising/unresolved (lower bounds), when any were dropped
+    #: the same fit keeping the flagged rows (lower bounds), when any were dropped
     flagged_exponent: float = math.nan
     flagged_ci_low: float = math.nan
     flagged_ci_high: float = math.nan
@@ -220,7 +220,7 @@ def fit_rate(
     to the metric's minimax exponent (s/(2s+D) for TV, 2s/(2s+D) for the score error).
     ``margin`` is the equivalence margin δ of the verdict. ``cov``: ``"crv3"`` (default, see
     the module doc) or ``"crv1"``. With ``exclude_flags`` (default) rows flagged
-    rising/unresolved are left out; when any were, the same fit with them kept is reported
+    rising, unresolved or below_rule are left out; when any were, the same fit with them kept is reported
     beside it (``flagged_*`` fields): their TV values are lower bounds, indicative only.
     """
     check_choice("cov", cov, COV_TYPES)

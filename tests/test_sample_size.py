@@ -69,10 +69,10 @@ def test_why_the_rule_is_part_of_ok_a_kde_fit_at_a_quarter_of_it_reads_low_unsee
 
 @pytest.mark.slow
 def test_a_study_below_the_rule_flags_its_sampled_rows_and_fits_without_them():
-    # M = 3000 < the rule's 6,300 at n = 250 in D = 1: the KDE's calibration rows are sampled
+    # M = 20,000 < the rule's 24,900 at n = 1000 in D = 1: the KDE's calibration rows are sampled
     # below it, the exact rows are not sampled at all
-    res = RateStudy(D=1, s=1.0, n=[250, 500, 1000], replicates=2, estimators=["kde"],
-                    M=3000).run(jobs=1)  # fmt: skip
+    res = RateStudy(D=1, s=1.0, n=[1000, 2000, 4000], replicates=2, estimators=["kde"],
+                    M=20_000).run(jobs=1)  # fmt: skip
     t = res.table
     sampled = t[t["metric"] == "tv_sampled"]
     assert len(sampled) == 6 and set(sampled["flag"]) <= {BELOW_RULE, "rising", "unresolved"}

@@ -49,18 +49,19 @@ def _kde_fit(n: int):
     return target, est
 
 
-def test_why_the_rule_is_part_of_ok_a_kde_fit_at_a_quarter_of_it_reads_low_unseen():
-    """A KDE fit (exact TV known; its error as fine-scaled as the DDPM's) at n = 8000, D = 2:
-    at a quarter of the rule's M the estimator's own tests pass while the value is more than
-    8 % low (the regular grid it can afford loses 14 % of the TV, results/tv_calibration/
-    kde_cases.md); the study flags that row. At 4× the rule's M an ok row is within 5 %."""
+def test_a_kde_fit_below_the_rule_is_never_ok_and_at_four_times_it_ok_means_within_5_percent():
+    """A KDE fit (exact TV known; its error as fine-scaled as the DDPM's) at n = 8000, D = 2.
+    At a quarter of the rule's M, fits like it read 4-15 % low and the estimator's own tests
+    passed one of three (results/tv_calibration/kde_cases.md); the study never reports such a
+    row ok, and the binning loss makes it read low, not high. At 4× the rule an ok row is
+    within 5 % (the largest error of an ok row there was 3.2 %)."""
     n = 8000
     target, est = _kde_fit(n)
     exact = tv_exact(target, est.pdf).value
     rng = np.random.default_rng(1)
     quarter = tv(target, est.sample(rule_samples(n, 2) // 4, rng), rng=rng, floor_samples=False)
-    assert quarter.flag == "ok" and quarter.value < 0.92 * exact  # binning loss it cannot see
-    assert flag_below_rule(quarter, n, 2).flag == BELOW_RULE
+    assert flag_below_rule(quarter, n, 2).flag != "ok"
+    assert quarter.value <= exact + 3 * quarter.se
     rng = np.random.default_rng(2)
     full = tv(target, est.sample(4 * rule_samples(n, 2), rng), rng=rng, floor_samples=False)
     assert full.flag != "ok" or abs(full.value / exact - 1) < 0.05

@@ -112,3 +112,14 @@ def leaves(choice: dict, by_sum) -> list[tuple[Tuple, np.ndarray]]:
 def gather(arrays: dict[Tuple, np.ndarray], cells) -> np.ndarray:
     """The values of ``arrays`` on the partition's cells, concatenated in ``cells`` order."""
     return np.concatenate([arrays[t][mask] for t, mask in cells])
+
+
+def regular_sums(fine: np.ndarray, k: int) -> np.ndarray:
+    """Sums of ``fine`` (shape (2^L,)*D) over a regular grid of k ≤ 2^L cells per axis, whose
+    edges are the finest grid's edges nearest to i/k (each cell ⌊2^L/k⌋ or ⌈2^L/k⌉ finest
+    cells wide): the grids between dyadic levels, with masses still exact sums of fine ones."""
+    starts = np.round(np.arange(k) * (fine.shape[0] / k)).astype(np.int64)
+    out = fine
+    for axis in range(fine.ndim):
+        out = np.add.reduceat(out, starts, axis=axis)
+    return out

@@ -55,3 +55,28 @@ def flag_below_rule(result, n: int, D: int):
     details = {**(result.details or {}), "m_rule": m_rule}
     flag = BELOW_RULE if result.flag == "ok" and result.m < m_rule else result.flag
     return replace(result, flag=flag, details=details)
+
+
+def tv_resolved(target, samples, draw, m_max: int, rng, **kw):
+    """M chosen by accuracy (docs/tv.md §4): ``tv`` on ``samples``, and while the row is not
+    ``ok`` and M < ``m_max``, three times as many new samples from ``draw(m, rng)`` added (M × 4,
+    capped at ``m_max``) and the whole estimate redone on all of them. The last result is
+    returned with ``details["m_steps"]``, the M tried; a row still flagged at ``m_max`` keeps
+    its flag."""
+    import numpy as np
+
+    from minimax.metrics.tv import tv
+    from minimax.validation import check_int, check_points
+
+    x = check_points("samples", samples, int(target.dim))
+    m_max = check_int("m_max", m_max, low=1)
+    steps = [len(x)]
+    while True:
+        res = tv(target, x, rng=rng, **kw)
+        if res.flag == "ok" or len(x) >= m_max:
+            break
+        more = min(3 * len(x), m_max - len(x))
+        x = np.concatenate([x, check_points("draw", draw(more, rng), int(target.dim))])
+        steps.append(len(x))
+    res.details["m_steps"] = steps
+    return res

@@ -14,7 +14,8 @@ it as the cells shrink where q̂ − q changes sign. The estimator
 4. swaps the halves and averages (cross-fitting: the choice on one half adds no selection bias
    to the score on the other);
 5. takes, among these adaptive candidates (penalties λ ∈ ``PENALTIES``) and the regular grids
-   (scored on all samples: a fixed partition needs no cross-fitting), the simplest one whose
+   of 2^ℓ and ≈ 2^(ℓ+½) cells per axis (``grid_ladder``; scored on all samples: a fixed
+   partition needs no cross-fitting), the simplest one whose
    value minus bias bound is within one se of the best (docs/tv.md §3).
 
 The result's ``bias_bound`` is the worst-case bias of step 3 given the partition,
@@ -75,7 +76,8 @@ class _Setup:
         self.tuples = {t for ts in self.by_sum.values() for t in ts}
         edges = [np.linspace(lo, hi, 2**self.L + 1) for lo, hi in self.box]
         fine = np.asarray(target.cell_masses(edges), dtype=np.float64).reshape((2**self.L,) * D)
-        self.masses = _dyadic.sums(np.clip(fine, 0.0, 1.0), self.L, self.tuples)
+        self.fine = np.clip(fine, 0.0, 1.0)
+        self.masses = _dyadic.sums(self.fine, self.L, self.tuples)
         self.min_expected = min_expected
 
     def flat_index(self, x: np.ndarray) -> np.ndarray:
@@ -86,6 +88,25 @@ class _Setup:
         """Finest-grid counts with the outside count appended (flat, length 2^{LD} + 1)."""
         inside = flat[flat >= 0]
         return np.r_[np.bincount(inside, minlength=2 ** (self.L * self.D)), flat.size - inside.size]
+
+    def grid_masses(self, k: int) -> np.ndarray:
+        """q's masses on the regular grid of k cells per axis (flat; ``_dyadic.regular_sums``)."""
+        level = k.bit_length() - 1
+        if k == 2**level:
+            return self.masses[(level,) * self.D].reshape(-1)
+        return _dyadic.regular_sums(self.fine, k).reshape(-1)
+
+    def grid_counts(self, counts: np.ndarray, rects: dict):
+        """k -> a half's counts on the regular grid of k cells per axis (flat)."""
+        fine = counts[:-1].reshape((2**self.L,) * self.D).astype(np.float64)
+
+        def on(k: int) -> np.ndarray:
+            level = k.bit_length() - 1
+            if k == 2**level:
+                return rects[(level,) * self.D].reshape(-1)
+            return _dyadic.regular_sums(fine, k).reshape(-1)
+
+        return on
 
     def rect_counts(self, counts: np.ndarray) -> dict:
         return _dyadic.sums(counts[:-1].reshape((2**self.L,) * self.D).astype(np.float64),
@@ -170,18 +191,26 @@ def _adaptive(setup, ra, rb, out_a, out_b, Ma, Mb, penalty, alpha) -> dict:
     return out
 
 
-def _grid(setup, ra, rb, out_a, out_b, Ma, Mb, level, alpha) -> dict:
-    """The regular grid of 2^level cells per axis, scored on all samples (a fixed partition
-    needs no cross-fitting); its witness bound is still cross-fitted."""
-    t = (level,) * setup.D
-    p = setup.masses[t].reshape(-1)
-    ca, cb = ra[t].reshape(-1), rb[t].reshape(-1)
+def grid_ladder(top_level: int) -> list[int]:
+    """Cells per axis of the regular-grid candidates: 2^ℓ and, between two dyadic levels, the
+    nearest integer to 2^(ℓ+½) (docs/tv.md §3), up to 2^top_level."""
+    ks = {2**lev for lev in range(1, top_level + 1)}
+    ks |= {round(2 ** (lev + 0.5)) for lev in range(1, top_level)}
+    return sorted(ks)
+
+
+def _grid(setup, grids_a, grids_b, out_a, out_b, Ma, Mb, k, alpha) -> dict:
+    """The regular grid of k cells per axis, scored on all samples (a fixed partition needs no
+    cross-fitting); its witness bound is still cross-fitted. ``grids_a``/``grids_b`` give a
+    half's counts on a grid of k cells per axis."""
+    p, ca, cb = setup.grid_masses(k), grids_a(k), grids_b(k)
     out = _cells_value(setup, p, ca + cb, out_a + out_b, Ma + Mb)
     out["parts"] = [(1.0, p, ca + cb, out_a + out_b, Ma + Mb)]
     out["cells"] = [out["cells"]] * 2
     out["fold_values"] = [out["value"]] * 2
-    out["finest_side"] = 2.0**-level
-    out["partition"] = f"grid(level={level})"
+    out["finest_side"] = 1.0 / k
+    level = k.bit_length() - 1
+    out["partition"] = f"grid(level={level})" if k == 2**level else f"grid(k={k})"
     if alpha is not None:
         out["ci_low"] = max(
             _witness(setup, p, ca, out_a, Ma, cb, out_b, Mb, alpha),
@@ -198,15 +227,19 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
     Ma, Mb = int(counts_a.sum()), int(counts_b.sum())
     ra, rb = setup.rect_counts(counts_a), setup.rect_counts(counts_b)
     oa, ob = float(counts_a[-1]), float(counts_b[-1])
-    cands = [_adaptive(setup, ra, rb, oa, ob, Ma, Mb, lam, alpha) for lam in penalties]
-    for level in range(1, setup.L + 1):
-        t = (level,) * setup.D
-        if t not in setup.masses:
-            break
-        p = setup.masses[t]
+    top_level = max(lev for lev in range(setup.L + 1) if (lev,) * setup.D in setup.masses)
+    ks = []
+    for k in grid_ladder(top_level):
+        p = setup.grid_masses(k)
         if p[(Ma + Mb) * p >= setup.min_expected].sum() < MIN_CORRECTED_MASS:
             break  # finer grids are mostly plug-in cells, biased up by their null mean
-        cands.append(_grid(setup, ra, rb, oa, ob, Ma, Mb, level, alpha))
+        ks.append(k)
+    # the witness bound is reported as the best over all candidates, each at α/K (a union
+    # bound: the chosen one alone, picked by its value, would be optimistic)
+    each = None if alpha is None else alpha / (len(penalties) + len(ks))
+    cands = [_adaptive(setup, ra, rb, oa, ob, Ma, Mb, lam, each) for lam in penalties]
+    grids_a, grids_b = setup.grid_counts(counts_a, ra), setup.grid_counts(counts_b, rb)
+    cands += [_grid(setup, grids_a, grids_b, oa, ob, Ma, Mb, k, each) for k in ks]
     # each candidate scored by value − CHOICE_BIAS × bias bound (the part of TV it guarantees);
     # the simplest (smallest bias bound) within one se of the best score is taken. Past the
     # plateau of TV(P) a finer partition only adds noise and bias (mostly upward: its cells are
@@ -219,8 +252,7 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
     near_ok = [c for c, v in zip(cands, score, strict=True) if v >= near]
     best = min(near_ok, key=lambda c: c["bias_bound"])
     if alpha is not None:
-        # every candidate's witness bound holds at its own level; the chosen one is reported
-        best["ci_low"] = max(0.0, best["ci_low"])
+        best["ci_low"] = max(0.0, *(c["ci_low"] for c in cands))
         best["ci_high"] = min(1.0, best["ci_high"])
     return best
 
@@ -278,8 +310,9 @@ def tv(
       ``"unresolved"`` when that check lacks power (2 sd of the difference > ¼·value); else
       ``"ok"``.
     * ``ci_low``: a 1 − α lower confidence bound on TV (the witness set of one half's partition
-      scored on the other by Clopper–Pearson, the better fold at α/2 each); ``ci_high``: a
-      1 − α upper bound on the TV of the two partitions (not on TV: none exists from samples).
+      scored on the other by Clopper–Pearson, the better fold at α/2 each; the best over the K
+      candidates, each at α/K); ``ci_high``: a 1 − α/K upper bound on the TV of the chosen
+      partitions (not on TV: none exists from samples).
     * ``floor``: the same estimator on M fresh samples of q, else NaN. ``rng`` (a Generator or
       a seed; None means seed 0) drives the resamples and those samples.
     * ``details``: ``bias_bound``, ``plugin``, ``b0`` (the exact null mean of the plug-in on the
@@ -378,23 +411,3 @@ def tv(
             "ci_high_meaning": f"{1 - alpha:g} upper confidence bound on the TV of the adaptive partitions, not on TV",
         },
     )
-
-
-def tv_resolved(target: Target, samples, draw, m_max: int, rng, **kw) -> MetricResult:
-    """M chosen by accuracy (docs/tv.md §4): ``tv`` on ``samples``, and while the row is not
-    ``ok`` and M < ``m_max``, three times as many new samples from ``draw(m, rng)`` added (M × 4,
-    capped at ``m_max``) and the whole estimate redone on all of them. The last result is
-    returned with ``details["m_steps"]``, the M tried; a row still flagged at ``m_max`` keeps
-    its flag."""
-    x = check_points("samples", samples, int(target.dim))
-    m_max = check_int("m_max", m_max, low=1)
-    steps = [len(x)]
-    while True:
-        res = tv(target, x, rng=rng, **kw)
-        if res.flag == "ok" or len(x) >= m_max:
-            break
-        more = min(3 * len(x), m_max - len(x))
-        x = np.concatenate([x, check_points("draw", draw(more, rng), int(target.dim))])
-        steps.append(len(x))
-    res.details["m_steps"] = steps
-    return res

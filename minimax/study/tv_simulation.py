@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from minimax.metrics.calibration_cases import UnitCube, sine_field
-from minimax.metrics.tv import tv_resolved
+from minimax.metrics.sample_size import tv_resolved
 from minimax.study.rates import fit_rate
 
 SIZES = (250, 500, 1000, 2000, 4000, 8000)

@@ -77,6 +77,7 @@ class _Setup:
         edges = [np.linspace(lo, hi, 2**self.L + 1) for lo, hi in self.box]
         fine = np.asarray(target.cell_masses(edges), dtype=np.float64).reshape((2**self.L,) * D)
         self.fine = np.clip(fine, 0.0, 1.0)
+        self._grid_masses: dict[int, np.ndarray] = {}
         self.masses = _dyadic.sums(self.fine, self.L, self.tuples)
         self.min_expected = min_expected
 
@@ -94,7 +95,9 @@ class _Setup:
         level = k.bit_length() - 1
         if k == 2**level:
             return self.masses[(level,) * self.D].reshape(-1)
-        return _dyadic.regular_sums(self.fine, k).reshape(-1)
+        if k not in self._grid_masses:
+            self._grid_masses[k] = _dyadic.regular_sums(self.fine, k).reshape(-1)
+        return self._grid_masses[k]
 
     def grid_counts(self, counts: np.ndarray, rects: dict):
         """k -> a half's counts on the regular grid of k cells per axis (flat)."""

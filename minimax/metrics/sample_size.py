@@ -47,7 +47,7 @@ def flag_below_rule(result, n: int, D: int):
 
     The estimator's own tests cannot see a binning loss that M and M/4 share: on KDE fits,
     whose TV is exact and whose error is as fine-scaled as the DDPM's, rows at a quarter of the
-    rule's M read 10-28 % low while passing them (results/tv_calibration/kde_cases.md), so the
+    rule's M read 5-66 % low and some passed them (results/tv_calibration/kde_cases.md), so the
     rule is part of what ``ok`` states (docs/tv.md §4)."""
     from dataclasses import replace
 

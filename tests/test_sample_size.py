@@ -8,6 +8,7 @@ import pytest
 
 from minimax import RateStudy
 from minimax.metrics import tv, tv_exact
+from minimax.metrics._dyadic import regular_sums
 from minimax.metrics.result import MetricResult
 from minimax.metrics.sample_size import (
     AUTO_M_RANGE,
@@ -16,6 +17,7 @@ from minimax.metrics.sample_size import (
     rule_samples,
     samples_for,
 )
+from minimax.metrics.tv import grid_ladder
 from minimax.study import worker
 from minimax.study.spec import spec_from_values
 
@@ -40,12 +42,38 @@ def test_flag_below_rule_marks_only_ok_rows_short_of_the_rule():
     assert flag_below_rule(MetricResult("tv", 0.05, flag="rising", m=10), 8000, 2).flag == "rising"
 
 
-def _kde_fit(n: int):
-    spec = spec_from_values({"D": 2, "s": 1.5, "boundary": "band", "n": [250, 1000, n],
+def test_grids_between_the_dyadic_levels_sum_the_finest_cells_exactly():
+    assert grid_ladder(4) == [2, 3, 4, 6, 8, 11, 16]
+    fine = np.random.default_rng(0).random((64, 64))
+    for k in (8, 11, 23, 45):
+        g = regular_sums(fine, k)
+        assert g.shape == (k, k) and g.sum() == pytest.approx(fine.sum(), rel=1e-12)
+        widths = np.diff(np.r_[np.round(np.arange(k) * 64 / k), 64])
+        assert widths.max() - widths.min() <= 1  # cells of floor or ceil of 64/k fine cells
+    assert np.allclose(regular_sums(fine, 8), fine.reshape(8, 8, 8, 8).sum(axis=(1, 3)), rtol=1e-12)
+
+
+def test_half_levels_reduce_the_binning_loss_of_a_d2_kde_at_the_rules_m():
+    """D = 2, n = 250, three KDE fits at the rule's M (24,900): with the dyadic grids alone the
+    affordable 16² grid loses 11 % of the TV and the rows read −8 % … −16 % (kde_cases.md);
+    the 23² grid between the levels brings the mean within −8 % (measured: −2.9 %)."""
+    rel = []
+    for rep in range(3):
+        target, est = _kde_fit(250, rep)
+        exact = tv_exact(target, est.pdf).value
+        rng = np.random.default_rng([rule_samples(250, 2), rep])
+        r = tv(target, est.sample(rule_samples(250, 2), rng), rng=rng, floor_samples=False)
+        rel.append(r.value / exact - 1)
+    assert np.mean(rel) > -0.08 and max(rel) < 0.05
+
+
+def _kde_fit(n: int, rep: int | None = None):
+    spec = spec_from_values({"D": 2, "s": 1.5, "boundary": "band", "n": sorted({250, 1000, 8000, n}),
                              "estimators": ["kde"], "M": "auto"}, name="test-sample-size")  # fmt: skip
     target = worker.build_target(spec.target, n)
     est = worker.ESTIMATORS["kde"].build(target, spec, n, dict(spec.estimator_options("kde")))
-    est.fit(target.sample(n, np.random.default_rng(n)), np.random.default_rng(0))
+    data = np.random.default_rng(n) if rep is None else np.random.default_rng([n, rep])
+    est.fit(target.sample(n, data), np.random.default_rng(0 if rep is None else rep))
     return target, est
 
 

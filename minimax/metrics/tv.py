@@ -403,6 +403,6 @@ def tv(
             "box": setup.box.tolist(),
             "L": setup.L,
             "ci_low_meaning": f"{1 - alpha:g} lower confidence bound on TV (cross-fitted witness + Clopper-Pearson)",
-            "ci_high_meaning": f"{1 - alpha:g} upper confidence bound on the TV of the adaptive partitions, not on TV",
+            "ci_high_meaning": f"1 - {alpha:g}/K upper confidence bound on the TV of the chosen partitions (K candidates), not on TV",
         },
     )

@@ -24,8 +24,8 @@ from minimax.study.registry import tv_exponent
 def exponent_figure(fits, arms: dict, roles: dict | None = None):
     """A Figure of the TV fits (``arms``: arm -> (D, s); trivial baselines, by ``roles``, are
     left out: their exponent is 0 by construction). Fits whose every usable row was flagged
-    (rising, unresolved, below_rule) are drawn hollow at the exponent with those rows kept (TV lower bounds:
-    indicative only). None when no exponent can be drawn."""
+    (rising, unresolved, below_rule) are drawn hollow at the exponent with those rows kept (TV
+    lower bounds: indicative only). None when no exponent can be drawn."""
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D

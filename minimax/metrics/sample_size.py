@@ -13,6 +13,12 @@ floor of 40,000, ±0.01 with M ∝ n).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+
+import numpy as np
+
+from minimax.metrics.tv import tv
+from minimax.validation import check_int, check_points
 
 #: the constant C of M = 4^D n/(2πC²). C = 0.16: in simulated studies shaped like the DDPM's error
 #: (sine fields at scales 0.5-1 × n^(-1/(2s+D)), D = 1, s = 1; results/tv_calibration) it gave
@@ -49,8 +55,6 @@ def flag_below_rule(result, n: int, D: int):
     whose TV is exact and whose error is as fine-scaled as the DDPM's, rows at a quarter of the
     rule's M read 5-66 % low and some passed them (results/tv_calibration/kde_cases.md), so the
     rule is part of what ``ok`` states (docs/tv.md §4)."""
-    from dataclasses import replace
-
     m_rule = rule_samples(n, D)
     details = {**(result.details or {}), "m_rule": m_rule}
     flag = BELOW_RULE if result.flag == "ok" and result.m < m_rule else result.flag
@@ -63,11 +67,6 @@ def tv_resolved(target, samples, draw, m_max: int, rng, **kw):
     capped at ``m_max``) and the whole estimate redone on all of them. The last result is
     returned with ``details["m_steps"]``, the M tried; a row still flagged at ``m_max`` keeps
     its flag."""
-    import numpy as np
-
-    from minimax.metrics.tv import tv
-    from minimax.validation import check_int, check_points
-
     x = check_points("samples", samples, int(target.dim))
     m_max = check_int("m_max", m_max, low=1)
     steps = [len(x)]

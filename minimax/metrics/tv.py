@@ -97,13 +97,13 @@ class _Setup:
 
     def grid_counts(self, counts: np.ndarray, rects: dict):
         """k -> a half's counts on the regular grid of k cells per axis (flat)."""
-        fine = counts[:-1].reshape((2**self.L,) * self.D).astype(np.float64)
 
         def on(k: int) -> np.ndarray:
             level = k.bit_length() - 1
             if k == 2**level:
                 return rects[(level,) * self.D].reshape(-1)
-            return _dyadic.regular_sums(fine, k).reshape(-1)
+            fine = counts[:-1].reshape((2**self.L,) * self.D)
+            return _dyadic.regular_sums(fine.astype(np.float64), k).reshape(-1)
 
         return on
 

@@ -144,6 +144,23 @@ def test_auto_samples_follow_the_resolution_rule_per_n():
         small(M="lots")
 
 
+def test_a_preset_cap_above_the_cpu_range_keeps_the_rule_and_the_plan_names_rows_past_it():
+    from minimax.study.budget import tradeoffs
+
+    # the paper preset (one GPU) caps "auto" at 8e6, above the CPU range's 1e6: in D = 2 every
+    # size up to 64,000 gets the rule's M (6,366,200 at 64,000: 16·64000/(2π·0.0256))
+    paper = small(D=2, n=[250, 8000, 64_000], M="auto", preset="paper", estimators=["ddpm"])
+    assert [paper.samples_at(n) for n in paper.n] == [24_900, 795_800, 6_366_200]
+    assert not [line for line in tradeoffs([paper]) if "below_rule" in line]
+    # in D = 3 the rule asks 25,464,800 at 64,000 and 12,732,400 at 32,000: both past the cap
+    d3 = small(D=3, n=[250, 16_000, 32_000, 64_000], M="auto", preset="paper", estimators=["ddpm"])
+    assert d3.samples_at(16_000) == 6_366_200 and d3.samples_at(64_000) == 8_000_000
+    (line,) = [line for line in tradeoffs([d3]) if "below_rule" in line]
+    assert "n = 32000, 64000 will be flagged below_rule" in line
+    with pytest.raises(ValueError, match="cap"):
+        samples_for(1000, 1, cap=10)
+
+
 def test_grids_and_option_parsing():
     assert geometric_grid(100, 1600, 5) == (100, 200, 400, 800, 1600)
     assert parse_n_list("256, 512,1_024,2e3") == (256, 512, 1024, 2000)

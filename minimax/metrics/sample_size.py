@@ -26,8 +26,8 @@ from minimax.validation import check_int, check_points
 #: +0.015-0.033 and 3-8 flagged rows of 18.
 AUTO_M_CONSTANT = 0.16
 #: the range of the rule's M: below, too few samples to split the box; above, the CPU budget
-#: (rows past the cap get a smaller M than the rule and may read low: they are flagged
-#: ``below_rule`` by :func:`flag_below_rule`)
+#: when no preset sets its own cap (rows past the cap get a smaller M than the rule and may read
+#: low: they are flagged ``below_rule`` by :func:`flag_below_rule`)
 AUTO_M_RANGE = (2_000, 1_000_000)
 #: the flag of a sampled TV whose M is below the rule's (docs/tv.md §4)
 BELOW_RULE = "below_rule"
@@ -41,9 +41,10 @@ def rule_samples(n: int, D: int, C: float = AUTO_M_CONSTANT) -> int:
 
 
 def samples_for(n: int, D: int, C: float = AUTO_M_CONSTANT, cap: int | None = None) -> int:
-    """``rule_samples`` clipped to ``AUTO_M_RANGE`` (and to ``cap`` when given: a compute
-    budget, below which the rule is no longer proportional)."""
-    hi = AUTO_M_RANGE[1] if cap is None else min(AUTO_M_RANGE[1], int(cap))
+    """``rule_samples`` clipped to ``[AUTO_M_RANGE[0], cap]``: ``cap`` is a compute budget (a
+    preset's ``samples_cap``, which may exceed the CPU's ``AUTO_M_RANGE[1]``, its default);
+    above it the rule is no longer proportional to n."""
+    hi = AUTO_M_RANGE[1] if cap is None else check_int("cap", cap, low=AUTO_M_RANGE[0])
     return int(min(hi, rule_samples(n, D, C)))
 
 

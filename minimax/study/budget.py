@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from minimax.study.spec import AUTO_M_CONSTANT, AUTO_M_RANGE, StudySpec, samples_for
+from minimax.study.spec import AUTO_M_CONSTANT, AUTO_M_RANGE, StudySpec, rule_samples
 
 
 def tv_floor_estimate(M: int, D: int, levels_per_axis: int = 32) -> float:
@@ -36,7 +36,7 @@ def tradeoffs(specs: list[StudySpec]) -> list[str]:
         rule = (
             f"M per n by the resolution rule M = 4^D n/(2πC²), C = {AUTO_M_CONSTANT} (measured "
             f"on calibration cases shaped like the DDPM's error; proportional to n within "
-            f"[{AUTO_M_RANGE[0]}, {AUTO_M_RANGE[1]}]): "
+            f"[{AUTO_M_RANGE[0]}, {s.samples_cap()}]): "
             if s.samples == "auto"
             else ""
         )
@@ -46,12 +46,13 @@ def tradeoffs(specs: list[StudySpec]) -> list[str]:
             f"{tv_floor_estimate(hi, s.target.D, 16):.3f} at 16 bins/axis; points within 2 floors "
             "are left out of the fit"
         )
-        need = samples_for(max(s.n), s.target.D)
-        if hi < need:
+        below = [n for n in s.n if s.samples_at(n) < rule_samples(n, s.target.D)]
+        if below:
+            need = rule_samples(max(below), s.target.D)
             lines.append(
-                f"traded: M = {hi} < {need}, the M of the resolution rule (M = auto) at n = "
-                f"{max(s.n)}: the largest n may be flagged 'rising' (a lower bound) and left out "
-                "of the fit"
+                f"traded: M = {s.samples_at(max(below))} < {need}, the resolution rule's M, at n = "
+                f"{max(below)}: the sampled TV rows at n = {', '.join(map(str, below))} will be "
+                "flagged below_rule and left out of the fit"
             )
     if any(e.startswith("ddpm") for e in s.estimators):
         if "oracle_tv" not in s.metrics:

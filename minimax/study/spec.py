@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from minimax import code_version
-from minimax.metrics.sample_size import AUTO_M_CONSTANT, AUTO_M_RANGE, samples_for  # noqa: F401
+from minimax.metrics.sample_size import AUTO_M_CONSTANT, AUTO_M_RANGE, rule_samples, samples_for  # noqa: F401
 from minimax.runtime import device_identity
 from minimax.study import plugins as _plugins
 from minimax.study.registry import ESTIMATORS
@@ -105,8 +105,11 @@ class StudySpec:
         """M at training size n: the fixed ``samples``, or :func:`samples_for` when "auto"."""
         if self.samples != "auto":
             return int(self.samples)
-        cap = PRESETS[self.preset].samples_cap if self.preset in PRESETS else None
-        return samples_for(n, self.target.D, cap=cap)
+        return samples_for(n, self.target.D, cap=self.samples_cap())
+
+    def samples_cap(self) -> int:
+        """The largest M of ``M = "auto"``: the preset's ``samples_cap`` (a compute budget)."""
+        return PRESETS[self.preset].samples_cap if self.preset in PRESETS else AUTO_M_RANGE[1]
 
     def samples_label(self) -> str:
         """M as printed: the integer, or "auto (M at the smallest n → at the largest)"."""

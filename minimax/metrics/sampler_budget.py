@@ -14,11 +14,14 @@ def sampler_budget(oracle, target, X, m: int, rng) -> list:
     """[oracle_tv, blur_tv] of an unfitted oracle-score diffusion estimator ``oracle`` (the
     true score of ``target`` through a sampler): fitted on ``X`` (for n and the
     standardisation only) and sampled ``m`` times with ``rng``. oracle_tv: the sampled TV of
-    those draws (``minimax.metrics.tv``); blur_tv: the exact TV of the same sampler without
-    discretisation or prior error (``diffusion.early_stop.early_stop_blur``)."""
+    those draws (``minimax.metrics.tv``), flagged ``below_rule`` like the estimator's own row
+    when m is below the resolution rule's M at n = len(X); blur_tv: the exact TV of the same
+    sampler without discretisation or prior error (``diffusion.early_stop.early_stop_blur``)."""
     from minimax.diffusion.early_stop import early_stop_blur
+    from minimax.metrics.sample_size import flag_below_rule
     from minimax.metrics.tv import tv
 
     oracle.fit(X, rng)
     y = np.asarray(oracle.sample(m, rng), dtype=np.float64)
-    return [replace(tv(target, y, rng=rng), metric="oracle_tv"), early_stop_blur(oracle, target)]
+    sampled = flag_below_rule(tv(target, y, rng=rng), len(X), int(target.dim))
+    return [replace(sampled, metric="oracle_tv"), early_stop_blur(oracle, target)]

@@ -111,3 +111,21 @@ def test_a_study_below_the_rule_flags_its_sampled_rows_and_fits_without_them():
     fit = res.fits_table
     row = fit[(fit["metric"] == "tv_sampled") & (fit["estimator"] == "kde")]
     assert row["verdict"].iloc[0].startswith("not measurable")
+
+
+@pytest.mark.parametrize("D, L", [(1, 9), (2, 6), (3, 4)])
+def test_count_sums_from_prefix_sums_equal_the_direct_sums_exactly(D, L):
+    # integer counts, so the prefix-sum differences must agree to the last bit with the
+    # halving walk of _dyadic.sums and the reduceat of regular_sums, not just approximately
+    from minimax.metrics._dyadic import CountSums, level_tuples, sums
+
+    counts = np.random.default_rng(D).poisson(3.0, (2**L,) * D)
+    fast = CountSums(counts)
+    keep = {t for ts in level_tuples(D, L, L * D).values() for t in ts}
+    direct = sums(counts.astype(np.float64), L, keep)
+    got = fast.dyadic(keep)
+    assert set(got) == keep
+    for t in keep:
+        assert got[t].dtype == np.float64 and np.array_equal(got[t], direct[t]), t
+    for k in sorted({3, 5, 2 ** (L - 1) + 1, 2**L - 1}):
+        assert np.array_equal(fast.regular(k), regular_sums(counts.astype(np.float64), k)), k

@@ -114,12 +114,55 @@ def gather(arrays: dict[Tuple, np.ndarray], cells) -> np.ndarray:
     return np.concatenate([arrays[t][mask] for t, mask in cells])
 
 
+def regular_starts(side: int, k: int) -> np.ndarray:
+    """First finest cell of each of the k cells per axis of ``regular_sums``' grid."""
+    return np.round(np.arange(k) * (side / k)).astype(np.int64)
+
+
 def regular_sums(fine: np.ndarray, k: int) -> np.ndarray:
     """Sums of ``fine`` (shape (2^L,)*D) over a regular grid of k ≤ 2^L cells per axis, whose
     edges are the finest grid's edges nearest to i/k (each cell ⌊2^L/k⌋ or ⌈2^L/k⌉ finest
     cells wide): the grids between dyadic levels, with masses still exact sums of fine ones."""
-    starts = np.round(np.arange(k) * (fine.shape[0] / k)).astype(np.int64)
+    starts = regular_starts(fine.shape[0], k)
     out = fine
     for axis in range(fine.ndim):
         out = np.add.reduceat(out, starts, axis=axis)
     return out
+
+
+class CountSums:
+    """Sums of integer counts on the finest grid over any product grid whose edges are finest
+    edges, from one table of prefix sums: each grid then costs its own cells, not a pass over
+    the finest grid. Integer arithmetic, so every sum equals ``sums``' and ``regular_sums``'
+    exactly (as float64)."""
+
+    def __init__(self, fine_counts: np.ndarray):
+        D, side = fine_counts.ndim, fine_counts.shape[0]
+        prefix = np.zeros((side + 1,) * D, dtype=np.int64)
+        prefix[(slice(1, None),) * D] = fine_counts
+        for axis in range(D):
+            np.cumsum(prefix, axis=axis, out=prefix)
+        self.prefix, self.side, self.D = prefix, side, D
+
+    def on(self, edges) -> np.ndarray:
+        """Sums over the cells between consecutive ``edges`` (finest-edge indices from 0 to
+        2^L) on every axis."""
+        out = self.prefix[np.ix_(*([np.asarray(edges)] * self.D))]
+        for axis in range(self.D):
+            out = np.diff(out, axis=axis)
+        return out.astype(np.float64)
+
+    def dyadic(self, keep) -> dict[Tuple, np.ndarray]:
+        """``sums(counts, L, keep)``: every rectangle of each level tuple in ``keep``."""
+        out = {}
+        for t in keep:
+            edges = [np.arange(0, self.side + 1, self.side >> lev) for lev in t]
+            cells = self.prefix[np.ix_(*edges)]
+            for axis in range(self.D):
+                cells = np.diff(cells, axis=axis)
+            out[t] = cells.astype(np.float64)
+        return out
+
+    def regular(self, k: int) -> np.ndarray:
+        """``regular_sums(counts, k)``."""
+        return self.on(np.r_[regular_starts(self.side, k), self.side])

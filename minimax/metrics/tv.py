@@ -95,21 +95,19 @@ class _Setup:
             self._grid_masses[k] = _dyadic.regular_sums(self.fine, k).reshape(-1)
         return self._grid_masses[k]
 
-    def grid_counts(self, counts: np.ndarray, rects: dict):
+    def grid_counts(self, sums: _dyadic.CountSums, rects: dict):
         """k -> a half's counts on the regular grid of k cells per axis (flat)."""
 
         def on(k: int) -> np.ndarray:
             level = k.bit_length() - 1
             if k == 2**level:
                 return rects[(level,) * self.D].reshape(-1)
-            fine = counts[:-1].reshape((2**self.L,) * self.D)
-            return _dyadic.regular_sums(fine.astype(np.float64), k).reshape(-1)
+            return sums.regular(k).reshape(-1)
 
         return on
 
-    def rect_counts(self, counts: np.ndarray) -> dict:
-        return _dyadic.sums(counts[:-1].reshape((2**self.L,) * self.D).astype(np.float64),
-                            self.L, self.tuples)  # fmt: skip
+    def count_sums(self, counts: np.ndarray) -> _dyadic.CountSums:
+        return _dyadic.CountSums(counts[:-1].reshape((2**self.L,) * self.D))
 
 
 def _score(setup: _Setup, sel: dict, M_sel: int, penalty: float) -> dict:
@@ -224,7 +222,8 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
     Candidates: the adaptive partitions at each penalty and the regular grids. When none is
     resolved, the one with the largest value minus bias bound (the best guaranteed part)."""
     Ma, Mb = int(counts_a.sum()), int(counts_b.sum())
-    ra, rb = setup.rect_counts(counts_a), setup.rect_counts(counts_b)
+    sa, sb = setup.count_sums(counts_a), setup.count_sums(counts_b)
+    ra, rb = sa.dyadic(setup.tuples), sb.dyadic(setup.tuples)
     oa, ob = float(counts_a[-1]), float(counts_b[-1])
     top_level = max(lev for lev in range(setup.L + 1) if (lev,) * setup.D in setup.masses)
     ks = []
@@ -237,7 +236,7 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
     # bound: the chosen one alone, picked by its value, would be optimistic)
     each = None if alpha is None else alpha / (len(penalties) + len(ks))
     cands = [_adaptive(setup, ra, rb, oa, ob, Ma, Mb, lam, each) for lam in penalties]
-    grids_a, grids_b = setup.grid_counts(counts_a, ra), setup.grid_counts(counts_b, rb)
+    grids_a, grids_b = setup.grid_counts(sa, ra), setup.grid_counts(sb, rb)
     cands += [_grid(setup, grids_a, grids_b, oa, ob, Ma, Mb, k, each) for k in ks]
     # each candidate scored by value − CHOICE_BIAS × bias bound (the part of TV it guarantees);
     # the simplest (smallest bias bound) within one se of the best score is taken. Past the

@@ -60,12 +60,27 @@ def _child(t: Tuple, axis: int) -> Tuple:
     return t[:axis] + (t[axis] + 1,) + t[axis + 1 :]
 
 
-def choose(score: dict[Tuple, np.ndarray], splittable: dict[Tuple, np.ndarray], by_sum) -> dict:
+def split_masks(splittable: dict[Tuple, np.ndarray], by_sum) -> dict:
+    """(t, a) -> where a rectangle of tuple t has both halves along axis a ``splittable``: what
+    ``choose`` needs of ``splittable``, computed once for every score it is run on."""
+    out = {}
+    for ts in by_sum.values():
+        for t in ts:
+            for a in range(len(t)):
+                c = _child(t, a)
+                if c in splittable:
+                    out[t, a] = halve(splittable[c].astype(np.int8), a) == 2
+    return out
+
+
+def choose(score: dict[Tuple, np.ndarray], splittable: dict[Tuple, np.ndarray], by_sum,
+           masks: dict | None = None) -> dict:  # fmt: skip
     """The partition maximising the sum of ``score`` over its cells.
 
     ``score[t]`` is the value of keeping each rectangle of tuple t whole; a rectangle may be split
-    along axis a only where both halves are ``splittable`` (tuple t + e_a present). Returns the
-    choice per rectangle: 0 = keep whole, a + 1 = split along axis a."""
+    along axis a only where both halves are ``splittable`` (tuple t + e_a present; ``masks``:
+    ``split_masks(splittable, by_sum)`` when already computed). Returns the choice per
+    rectangle: 0 = keep whole, a + 1 = split along axis a."""
     value: dict[Tuple, np.ndarray] = {}
     choice: dict[Tuple, np.ndarray] = {}
     for S in sorted(by_sum, reverse=True):
@@ -76,7 +91,10 @@ def choose(score: dict[Tuple, np.ndarray], splittable: dict[Tuple, np.ndarray], 
                 c = _child(t, a)
                 if c not in value:
                     continue
-                both = halve(splittable[c].astype(np.int8), a) == 2  # both halves splittable
+                if masks is not None:
+                    both = masks[t, a]
+                else:
+                    both = halve(splittable[c].astype(np.int8), a) == 2  # both halves splittable
                 cand = np.where(both, halve(value[c], a), -np.inf)
                 better = cand > best
                 best = np.where(better, cand, best)

@@ -110,13 +110,18 @@ class _Setup:
         return _dyadic.CountSums(counts[:-1].reshape((2**self.L,) * self.D))
 
 
-def _score(setup: _Setup, sel: dict, M_sel: int, penalty: float) -> dict:
+def _score_parts(setup: _Setup, sel: dict, M_sel: int) -> dict:
+    """t -> (σ, h(u)) of a selection half's rectangles: what ``_score`` needs at any penalty."""
     out = {}
     for t, p in setup.masses.items():
         sig = np.sqrt(np.maximum(p * (1 - p), 0.0) / M_sel)
         u = (sel[t] / M_sel - p) / np.where(sig > 0, sig, 1.0)
-        out[t] = 0.5 * sig * (h(u) - penalty)
+        out[t] = (sig, h(u))
     return out
+
+
+def _score(parts: dict, penalty: float) -> dict:
+    return {t: 0.5 * sig * (hu - penalty) for t, (sig, hu) in parts.items()}
 
 
 def _cells_value(setup: _Setup, p: np.ndarray, c: np.ndarray, out_count: float, M: int) -> dict:
@@ -152,9 +157,11 @@ def _witness(setup, p, c_sel, out_sel, M_sel, c_est, out_est, M_est, alpha) -> f
     return low - pw
 
 
-def _fold(setup, sel, out_sel, M_sel, est, out_est, M_est, penalty, splittable, alpha):
-    """Partition chosen on ``sel`` (rectangle counts), scored on ``est``."""
-    choice = _dyadic.choose(_score(setup, sel, M_sel, penalty), splittable, setup.by_sum)
+def _fold(setup, sel, out_sel, M_sel, est, out_est, M_est, penalty, split, alpha):
+    """Partition chosen on ``sel`` (rectangle counts; ``split``: (its score parts, the
+    splittable rectangles, their split masks)), scored on ``est``."""
+    parts, splittable, masks = split
+    choice = _dyadic.choose(_score(parts, penalty), splittable, setup.by_sum, masks)
     cells = _dyadic.leaves(choice, setup.by_sum)
     p = _dyadic.gather(setup.masses, cells)
     c = _dyadic.gather(est, cells)
@@ -168,13 +175,22 @@ def _fold(setup, sel, out_sel, M_sel, est, out_est, M_est, penalty, splittable, 
     return res
 
 
-def _adaptive(setup, ra, rb, out_a, out_b, Ma, Mb, penalty, alpha) -> dict:
-    """Both folds of the adaptive partition at one penalty, and their mean."""
+def _splits(setup, ra, rb, Ma, Mb) -> tuple:
+    """What the adaptive partitions of one pair of halves share at every penalty: per half its
+    score parts, the splittable rectangles and their split masks."""
     m_min = min(Ma, Mb)
     splittable = {t: m_min * p >= setup.min_expected for t, p in setup.masses.items()}
+    masks = _dyadic.split_masks(splittable, setup.by_sum)
+    return ((_score_parts(setup, ra, Ma), splittable, masks),
+            (_score_parts(setup, rb, Mb), splittable, masks))  # fmt: skip
+
+
+def _adaptive(setup, ra, rb, out_a, out_b, Ma, Mb, penalty, alpha, splits) -> dict:
+    """Both folds of the adaptive partition at one penalty (``splits``: ``_splits``' result),
+    and their mean."""
     folds = (
-        _fold(setup, ra, out_a, Ma, rb, out_b, Mb, penalty, splittable, alpha),
-        _fold(setup, rb, out_b, Mb, ra, out_a, Ma, penalty, splittable, alpha),
+        _fold(setup, ra, out_a, Ma, rb, out_b, Mb, penalty, splits[0], alpha),
+        _fold(setup, rb, out_b, Mb, ra, out_a, Ma, penalty, splits[1], alpha),
     )
     out = {k: 0.5 * (folds[0][k] + folds[1][k]) for k in ("value", "plugin", "bias_bound", "b0")}
     out["fold_values"] = [f["value"] for f in folds]
@@ -235,7 +251,8 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
     # the witness bound is reported as the best over all candidates, each at α/K (a union
     # bound: the chosen one alone, picked by its value, would be optimistic)
     each = None if alpha is None else alpha / (len(penalties) + len(ks))
-    cands = [_adaptive(setup, ra, rb, oa, ob, Ma, Mb, lam, each) for lam in penalties]
+    splits = _splits(setup, ra, rb, Ma, Mb)
+    cands = [_adaptive(setup, ra, rb, oa, ob, Ma, Mb, lam, each, splits) for lam in penalties]
     grids_a, grids_b = setup.grid_counts(sa, ra), setup.grid_counts(sb, rb)
     cands += [_grid(setup, grids_a, grids_b, oa, ob, Ma, Mb, k, each) for k in ks]
     # each candidate scored by value − CHOICE_BIAS × bias bound (the part of TV it guarantees);

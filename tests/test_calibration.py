@@ -90,3 +90,13 @@ def test_the_sampled_pair_cancels_the_measurement_offset():
     fits = {f.estimator: f for f in fit_rates(df, "tv")}
     exact = fit_paired(fits["ddpm"], fits["kde"])
     assert exact.difference == pytest.approx(0.04, abs=1e-9)
+
+
+def test_an_offset_at_the_gate_is_printed_with_the_digit_that_decides_it():
+    from minimax.study.calibration import MAX_OFFSET, offset_text
+
+    # the confirmatory study's pooled offsets were +0.01022 and -0.01007: rounded to 3 decimals
+    # they would read as the gate itself while the gate rejects them
+    assert offset_text(0.01022) == "+0.0102" and offset_text(-0.01007) == "-0.0101"
+    assert offset_text(0.0149) == "+0.015" and offset_text(-0.0042) == "-0.004"
+    assert MAX_OFFSET == 0.01

@@ -12,7 +12,7 @@ import pandas as pd
 
 from minimax.study import pooled
 from minimax.study.budget import design_note
-from minimax.study.calibration import GATING_CONTROL, MAX_OFFSET, SAMPLED_METHODS
+from minimax.study.calibration import GATING_CONTROL, MAX_OFFSET, SAMPLED_METHODS, offset_text
 
 #: metrics pooled in a report (the score integral is the quantity the theory bounds)
 POOLED_METRICS = ("tv", "score_integral")
@@ -33,7 +33,7 @@ def _calibration_gate(fit, df, offsets: dict) -> str:
     if len(found) < 2:
         return f"no pooled {GATING_CONTROL} calibration offset (measured in {len(found)} arms)"
     st = pooled.two_stage(found)
-    text = (f"pooled {GATING_CONTROL} calibration offset {st['exponent']:+.3f} "
+    text = (f"pooled {GATING_CONTROL} calibration offset {offset_text(st['exponent'])} "
             f"[{st['ci_low']:+.3f}, {st['ci_high']:+.3f}]")  # fmt: skip
     return f"{text} exceeds ±{MAX_OFFSET:g}" if abs(st["exponent"]) > MAX_OFFSET else ""
 
@@ -83,7 +83,7 @@ def pooled_section(
         found = [offsets[a] for a in _group_arms(df, label) if a in offsets]
         if len(found) >= 2:
             st = pooled.two_stage(found)
-            cal.append(f"{label}: {GATING_CONTROL} sampled − exact {st['exponent']:+.3f} "
+            cal.append(f"{label}: {GATING_CONTROL} sampled − exact {offset_text(st['exponent'])} "
                        f"[{st['ci_low']:+.3f}, {st['ci_high']:+.3f}] over {len(found)} seeds "
                        f"(a pooled sampled-TV verdict stands where |offset| ≤ {MAX_OFFSET:g})")  # fmt: skip
     if text and cal:

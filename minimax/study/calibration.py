@@ -24,6 +24,12 @@ SAMPLED_METHODS = ("adaptive-crossfit", "binned-corrected")
 GATING_CONTROL = "kde"
 
 
+def offset_text(x: float) -> str:
+    """An offset as printed beside the gate: 3 decimals, 4 where 3 would round it onto
+    ±MAX_OFFSET (so that "+0.010 exceeds ±0.01" cannot be printed)."""
+    return f"{x:+.4f}" if round(abs(x), 3) == MAX_OFFSET else f"{x:+.3f}"
+
+
 def calibration_fits(adf: pd.DataFrame, **fit_kw) -> list[PairedFit]:
     """sampled − exact exponent offsets of every control of one arm that has both metrics."""
     out = []
@@ -62,7 +68,7 @@ def gate_verdicts(fits, adf: pd.DataFrame, pairs: list[PairedFit]) -> None:
         elif not gate.measured:
             why = f"the calibration offset is not measurable ({gate.reason})"
         elif abs(gate.difference) > MAX_OFFSET:
-            why = (f"{gate.first.split()[0]} calibration offset {gate.difference:+.3f} "
+            why = (f"{gate.first.split()[0]} calibration offset {offset_text(gate.difference)} "
                    f"[{gate.ci_low:+.3f}, {gate.ci_high:+.3f}] exceeds ±{MAX_OFFSET:g}")  # fmt: skip
         else:
             continue

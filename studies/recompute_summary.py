@@ -169,8 +169,12 @@ def main(argv=None) -> int:
             continue
         old, new = _load(Path(old_dir)), _load(Path(new_dir))
         cells, differ, gap = same_fits(old["rows"], new["rows"])
-        lines.append(f"- {label}: {cells} fitted cells in both runs, {differ} with a different "
-                     f"selection record, max |Δ held-out loss| = {gap:.3g}")  # fmt: skip
+        version = ", ".join(sorted(set(new["rows"]["version"].astype(str))))
+        lines.append(f"- {label}: recomputed with code {version}; {cells} fitted cells in both "
+                     f"runs, {differ} with a different selection record, max |Δ held-out loss| "
+                     f"= {gap:.3g}"
+                     + ("" if differ == 0 else ": the fits differ, so this pair is not a "
+                        "remeasurement of the same fits"))  # fmt: skip
         table += compare(label, old, new)
     if table:
         from tv_calibration import markdown  # this script's folder is on sys.path

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minimax.study.calibration import GATING_CONTROL, SAMPLED_METHODS
+from minimax.study.calibration import GATING_CONTROL, SAMPLED_METHODS, offset_text
 from minimax.study.pooled import two_stage, unit_label
 
 #: (label, the study as first run, the recomputed study)
@@ -97,7 +97,7 @@ def _pooled_offset(offsets: dict, arms) -> str:
     if len(found) < 2:
         return f"{len(found)} seed(s) measured"
     st = two_stage(found)
-    return f"{st['exponent']:+.3f} [{st['ci_low']:+.3f}, {st['ci_high']:+.3f}]"
+    return f"{offset_text(st['exponent'])} [{st['ci_low']:+.3f}, {st['ci_high']:+.3f}]"
 
 
 def _vs_kde(pairs: pd.DataFrame, arm: str, est: str) -> str:

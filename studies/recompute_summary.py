@@ -115,7 +115,17 @@ def _vs_kde(pairs: pd.DataFrame, arm: str, est: str) -> str:
 
 
 def _offset(offsets: dict, arm: str) -> str:
-    return f"{offsets[arm]:+.3f}" if arm in offsets else "not measurable"
+    return offset_text(offsets[arm]) if arm in offsets else "not measurable"
+
+
+def _fit_row(frame: pd.DataFrame, arm: str, est: str):
+    """The TV fit of ``est`` on ``arm`` (a fits or pooled table), or None."""
+    return next((r for _, r in frame.iterrows()
+                 if (r["arm"], r["estimator"], r["metric"]) == (arm, est, "tv")), None)  # fmt: skip
+
+
+def _used(fit) -> str:
+    return "" if fit is None else f" ({int(fit['n_rows'])} rows)"
 
 
 def compare(label: str, old: dict, new: dict) -> list[dict]:
@@ -127,11 +137,7 @@ def compare(label: str, old: dict, new: dict) -> list[dict]:
         if not new["pooled"].empty:
             for group in dict.fromkeys(unit_label(a) for a in arms):
                 members = [a for a in arms if unit_label(a) == group]
-                po, pn = (
-                    next((r for _, r in d["pooled"].iterrows()
-                          if (r["arm"], r["estimator"], r["metric"]) == (group, est, "tv")), None)
-                    for d in (old, new)
-                )  # fmt: skip
+                po, pn = (_fit_row(d["pooled"], group, est) for d in (old, new))
                 out.append({"study": label, "arm": f"{group}, pooled over {len(members)} seeds",
                             "estimator": est, "old": _exp(po), "new": _exp(pn),
                             "new rows": _flags(new["rows"], members, est),
@@ -140,14 +146,9 @@ def compare(label: str, old: dict, new: dict) -> list[dict]:
                             "new − KDE, both sampled": _vs_kde(new["pooled_paired"], group, est),
                             "new verdict": "" if pn is None else str(pn["verdict"])})  # fmt: skip
         for arm in arms:
-            fo, fn = (
-                next((r for _, r in d["fits"].iterrows()
-                      if (r["arm"], r["estimator"], r["metric"]) == (arm, est, "tv")), None)
-                for d in (old, new)
-            )  # fmt: skip
-            used = lambda r: "" if r is None else f" ({int(r['n_rows'])} rows)"  # noqa: E731
+            fo, fn = (_fit_row(d["fits"], arm, est) for d in (old, new))
             out.append({"study": label, "arm": arm, "estimator": est,
-                        "old": _exp(fo) + used(fo), "new": _exp(fn) + used(fn),
+                        "old": _exp(fo) + _used(fo), "new": _exp(fn) + _used(fn),
                         "new rows": _flags(new["rows"], [arm], est),
                         "KDE offset old → new": f"{_offset(off_old, arm)} → {_offset(off_new, arm)}",
                         "new − KDE, both sampled": _vs_kde(new["paired"], arm, est),

@@ -81,6 +81,8 @@ def choose(score: dict[Tuple, np.ndarray], splittable: dict[Tuple, np.ndarray], 
     along axis a only where both halves are ``splittable`` (tuple t + e_a present; ``masks``:
     ``split_masks(splittable, by_sum)`` when already computed). Returns the choice per
     rectangle: 0 = keep whole, a + 1 = split along axis a."""
+    if masks is None:
+        masks = split_masks(splittable, by_sum)
     value: dict[Tuple, np.ndarray] = {}
     choice: dict[Tuple, np.ndarray] = {}
     for S in sorted(by_sum, reverse=True):
@@ -91,11 +93,7 @@ def choose(score: dict[Tuple, np.ndarray], splittable: dict[Tuple, np.ndarray], 
                 c = _child(t, a)
                 if c not in value:
                     continue
-                if masks is not None:
-                    both = masks[t, a]
-                else:
-                    both = halve(splittable[c].astype(np.int8), a) == 2  # both halves splittable
-                cand = np.where(both, halve(value[c], a), -np.inf)
+                cand = np.where(masks[t, a], halve(value[c], a), -np.inf)
                 better = cand > best
                 best = np.where(better, cand, best)
                 ch[better] = a + 1
@@ -163,24 +161,18 @@ class CountSums:
         self.prefix, self.side, self.D = prefix, side, D
 
     def on(self, edges) -> np.ndarray:
-        """Sums over the cells between consecutive ``edges`` (finest-edge indices from 0 to
-        2^L) on every axis."""
-        out = self.prefix[np.ix_(*([np.asarray(edges)] * self.D))]
+        """Sums over the cells between consecutive edges (finest-edge indices from 0 to 2^L),
+        ``edges`` holding one such array per axis."""
+        out = self.prefix[np.ix_(*edges)]
         for axis in range(self.D):
             out = np.diff(out, axis=axis)
         return out.astype(np.float64)
 
     def dyadic(self, keep) -> dict[Tuple, np.ndarray]:
         """``sums(counts, L, keep)``: every rectangle of each level tuple in ``keep``."""
-        out = {}
-        for t in keep:
-            edges = [np.arange(0, self.side + 1, self.side >> lev) for lev in t]
-            cells = self.prefix[np.ix_(*edges)]
-            for axis in range(self.D):
-                cells = np.diff(cells, axis=axis)
-            out[t] = cells.astype(np.float64)
-        return out
+        return {t: self.on([np.arange(0, self.side + 1, self.side >> lev) for lev in t])
+                for t in keep}  # fmt: skip
 
     def regular(self, k: int) -> np.ndarray:
         """``regular_sums(counts, k)``."""
-        return self.on(np.r_[regular_starts(self.side, k), self.side])
+        return self.on([np.r_[regular_starts(self.side, k), self.side]] * self.D)

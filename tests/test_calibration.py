@@ -99,4 +99,5 @@ def test_an_offset_at_the_gate_is_printed_with_the_digit_that_decides_it():
     # they would read as the gate itself while the gate rejects them
     assert offset_text(0.01022) == "+0.0102" and offset_text(-0.01007) == "-0.0101"
     assert offset_text(0.0149) == "+0.015" and offset_text(-0.0042) == "-0.004"
+    assert offset_text(0.0100006) == "+0.010001"  # a seed of the same study: 4 digits still tie
     assert MAX_OFFSET == 0.01

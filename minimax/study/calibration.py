@@ -25,9 +25,12 @@ GATING_CONTROL = "kde"
 
 
 def offset_text(x: float) -> str:
-    """An offset as printed beside the gate: 3 decimals, 4 where 3 would round it onto
-    ±MAX_OFFSET (so that "+0.010 exceeds ±0.01" cannot be printed)."""
-    return f"{x:+.4f}" if round(abs(x), 3) == MAX_OFFSET else f"{x:+.3f}"
+    """An offset as printed beside the gate: 3 decimals, more (up to 6) while fewer would round
+    it onto ±MAX_OFFSET (so that "+0.010 exceeds ±0.01" is not printed)."""
+    digits = 3
+    while digits < 6 and round(abs(x), digits) == MAX_OFFSET and abs(x) != MAX_OFFSET:
+        digits += 1
+    return f"{x:+.{digits}f}"
 
 
 def calibration_fits(adf: pd.DataFrame, **fit_kw) -> list[PairedFit]:

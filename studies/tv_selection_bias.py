@@ -10,13 +10,17 @@ deviation's integral from 0 to x is a·ε_j·h/(2π)·(1 − cos 2π(t − j)) i
 (t = (x − o)/h) and 0 elsewhere, so the TV of any grid, TV(P), is exact:
 
 * binning loss = (TV(P) − TV) / TV of the chosen grid (≤ 0);
-* estimation error = (value − TV(P)) / TV;
+* estimation error = (value − TV(P)) / TV, split into the selection part (value − the same
+  grids' corrected value on M fresh samples of the same model, where no choice was made) and
+  the correction's part (that fresh value − TV(P));
 * the fixed grid: k = round(3.8 / h_n) cells (the chosen grids' mean cells per sine period),
   scored by the same corrected value on all M samples, with no choice.
 
-Rows whose chosen partition is adaptive (no grid) are left out of the split (their TV(P) is not
-computed). ``--label`` names the arm in the output; the cross-fitted choice arm is this script
-run on a tree patched with ``studies/patches/tv_crossfit_choice.patch`` (see decisions.md).
+Rows where a fold's chosen partition is adaptive (no grid) are left out of the split (their
+TV(P) is not computed); where the two folds chose different grids, TV(P) is their mean.
+``--label`` names the arm in the output; the cross-fitted choice arms are this script run on a
+tree patched with ``studies/patches/tv_crossfit_choice.patch`` (docs/decisions.md), with
+``PYTHONPATH`` set to that tree (an editable install otherwise imports the main checkout).
 """
 
 from __future__ import annotations
@@ -57,11 +61,21 @@ def grid_tv(k: int, truth: float, h: float, model_seed: int) -> float:
     return 0.5 * float(np.abs(np.diff(cum)).sum())
 
 
-def cells_of(partition: str) -> int | None:
-    if not partition.startswith("grid("):
+def fold_cells(partition: str) -> list[int] | None:
+    """Cells of each fold's grid (a label "A / B" names the two folds' choices when they
+    differ); None when a fold's partition is adaptive."""
+    labels = partition.split(" / ")
+    if not all(lab.startswith("grid(") for lab in labels):
         return None
-    v = int(partition.split("=")[1].rstrip(")"))
-    return 2**v if "level=" in partition else v
+    ks = [int(lab.split("=")[1].rstrip(")")) for lab in labels]
+    ks = [2**k if "level=" in lab else k for k, lab in zip(ks, labels, strict=True)]
+    return ks * 2 if len(ks) == 1 else ks
+
+
+def grid_value(setup, x: np.ndarray, k: int) -> float:
+    """The corrected value of the regular grid of k cells on the points x (all of them)."""
+    counts = np.histogram(x, bins=k, range=(0.0, 1.0))[0].astype(np.float64)
+    return TV._cells_value(setup, np.full(k, 1.0 / k), counts, 0.0, x.size)["value"]
 
 
 def rows_of(c: float, study: int) -> list[dict]:
@@ -74,15 +88,21 @@ def rows_of(c: float, study: int) -> list[dict]:
             model_seed = int(rng.integers(2**31))
             x = sine_field(M, 1, truth, h, model_seed, rng)
             r = TV.tv(UnitCube(1), x, rng=rng, n_boot=0, floor_samples=False)
-            k = cells_of(r.details["partition"])
+            ks = fold_cells(r.details["partition"])
             k0 = int(round(FIXED_CELLS_PER_PERIOD / h))
-            counts = np.histogram(x[:, 0], bins=k0, range=(0.0, 1.0))[0].astype(np.float64)
-            fixed = TV._cells_value(setup, np.full(k0, 1.0 / k0), counts, 0.0, M)["value"]
+            fixed = grid_value(setup, x[:, 0], k0)
             tv_fixed = grid_tv(k0, truth, h, model_seed)
-            tv_p = math.nan if k is None else grid_tv(k, truth, h, model_seed)
+            tv_p = (
+                math.nan if ks is None else np.mean([grid_tv(k, truth, h, model_seed) for k in ks])
+            )
+            # the chosen grids scored on M fresh samples of the same model: no selection there
+            fresh = math.nan
+            if ks is not None:
+                y = sine_field(M, 1, truth, h, model_seed, rng)[:, 0]
+                fresh = np.mean([grid_value(setup, y, k) for k in ks])
             out.append({"c": c, "study": study, "n": n, "replicate": rep, "truth": truth, "M": M,
                         "value": r.value, "se": r.se, "flag": r.flag,
-                        "partition": r.details["partition"], "tv_partition": tv_p,
+                        "partition": r.details["partition"], "tv_partition": tv_p, "fresh_value": fresh,
                         "fixed_value": fixed, "fixed_tv_partition": tv_fixed})  # fmt: skip
     return out
 
@@ -112,9 +132,19 @@ def main(argv=None) -> int:
     df["error"] = (df["value"] - df["truth"]) / df["truth"]
     df["binning_loss"] = (df["tv_partition"] - df["truth"]) / df["truth"]
     df["estimation_error"] = (df["value"] - df["tv_partition"]) / df["truth"]
+    df["selection"] = (df["value"] - df["fresh_value"]) / df["truth"]
+    df["correction"] = (df["fresh_value"] - df["tv_partition"]) / df["truth"]
     df["fixed_error"] = (df["fixed_value"] - df["truth"]) / df["truth"]
     df["fixed_estimation_error"] = (df["fixed_value"] - df["fixed_tv_partition"]) / df["truth"]
-    cols = ["error", "binning_loss", "estimation_error", "fixed_error", "fixed_estimation_error"]
+    cols = [
+        "error",
+        "binning_loss",
+        "estimation_error",
+        "selection",
+        "correction",
+        "fixed_error",
+        "fixed_estimation_error",
+    ]
     table = df.groupby(["c", "n"]).agg(**{k: (k, "mean") for k in cols},
                                        flagged=("flag", lambda f: (f != "ok").mean()))  # fmt: skip
     fits = []

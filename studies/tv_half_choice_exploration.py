@@ -35,13 +35,7 @@ def estimate(setup, counts_a, counts_b):
     sa, sb = setup.count_sums(counts_a), setup.count_sums(counts_b)
     ra, rb = sa.dyadic(setup.tuples), sb.dyadic(setup.tuples)
     oa, ob = float(counts_a[-1]), float(counts_b[-1])
-    top_level = max(l for l in range(setup.L + 1) if (l,) * setup.D in setup.masses)
-    ks = []
-    for k in T.grid_ladder(top_level):
-        p = setup.grid_masses(k)
-        if p[(Ma + Mb) * p >= setup.min_expected].sum() < T.MIN_CORRECTED_MASS:
-            break
-        ks.append(k)
+    ks = T._grid_sizes(setup, Ma + Mb)
     splits = T._splits(setup, ra, rb, Ma, Mb)
     cands = [T._adaptive(setup, ra, rb, oa, ob, Ma, Mb, lam, None, splits) for lam in T.PENALTIES]
     ga, gb = setup.grid_counts(sa, ra), setup.grid_counts(sb, rb)

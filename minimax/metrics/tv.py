@@ -233,6 +233,19 @@ def _grid(setup, grids_a, grids_b, out_a, out_b, Ma, Mb, k, alpha) -> dict:
     return out
 
 
+def _grid_sizes(setup: _Setup, M: int) -> list[int]:
+    """Cells per axis of the regular-grid candidates at M samples: ``grid_ladder`` while at
+    least MIN_CORRECTED_MASS of q's mass is in cells with M·p ≥ min_expected."""
+    top_level = max(lev for lev in range(setup.L + 1) if (lev,) * setup.D in setup.masses)
+    ks = []
+    for k in grid_ladder(top_level):
+        p = setup.grid_masses(k)
+        if p[M * p >= setup.min_expected].sum() < MIN_CORRECTED_MASS:
+            break  # finer grids are mostly plug-in cells, biased up by their null mean
+        ks.append(k)
+    return ks
+
+
 def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
     """Every candidate partition on one pair of halves, and the one chosen (docs/tv.md §3).
     Candidates: the adaptive partitions at each penalty and the regular grids. When none is
@@ -241,13 +254,7 @@ def _estimate(setup, counts_a, counts_b, penalties, alpha=None) -> dict:
     sa, sb = setup.count_sums(counts_a), setup.count_sums(counts_b)
     ra, rb = sa.dyadic(setup.tuples), sb.dyadic(setup.tuples)
     oa, ob = float(counts_a[-1]), float(counts_b[-1])
-    top_level = max(lev for lev in range(setup.L + 1) if (lev,) * setup.D in setup.masses)
-    ks = []
-    for k in grid_ladder(top_level):
-        p = setup.grid_masses(k)
-        if p[(Ma + Mb) * p >= setup.min_expected].sum() < MIN_CORRECTED_MASS:
-            break  # finer grids are mostly plug-in cells, biased up by their null mean
-        ks.append(k)
+    ks = _grid_sizes(setup, Ma + Mb)
     # the witness bound is reported as the best over all candidates, each at α/K (a union
     # bound: the chosen one alone, picked by its value, would be optimistic)
     each = None if alpha is None else alpha / (len(penalties) + len(ks))

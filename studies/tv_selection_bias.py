@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from tv_calibration import markdown  # studies/ is on sys.path when run as a script
 
-from minimax.metrics.calibration_cases import UnitCube, _whole_cells, sine_field
+from minimax.metrics.calibration_cases import UnitCube, sine_field, sine_model
 from minimax.metrics.sample_size import samples_for
 from minimax.study.rates import fit_rate
 from minimax.study.tv_simulation import EXPONENT, SIZES
@@ -46,11 +46,7 @@ FIXED_CELLS_PER_PERIOD = 3.8
 
 def grid_tv(k: int, truth: float, h: float, model_seed: int) -> float:
     """Exact TV, to U[0, 1], of the sine field's masses on the regular grid of k cells."""
-    g = np.random.default_rng(model_seed)  # the draws of calibration_cases.sine_field, D = 1
-    off = g.random(1) * h
-    n_whole, volume = _whole_cells(1, h, off)
-    a = 2 * truth / ((2 / math.pi) * volume)
-    signs = g.choice([-1.0, 1.0], size=tuple(n_whole))
+    off, n_whole, a, signs = sine_model(1, truth, h, model_seed)
     t = (np.linspace(0.0, 1.0, k + 1) - off[0]) / h
     j = np.floor(t).astype(np.int64)
     whole = (j >= 0) & (j < n_whole[0])

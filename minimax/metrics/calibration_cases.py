@@ -46,18 +46,25 @@ def _whole_cells(D: int, h: float, off: np.ndarray) -> tuple[list[int], float]:
     return n_whole, float(np.prod([n * h for n in n_whole]))
 
 
-def sine_field(M: int, D: int, tv: float, h: float, model_seed: int, rng) -> np.ndarray:
-    """M samples of the sine-field model whose TV to U[0,1]^D is exactly ``tv``.
-
-    ``model_seed`` fixes the offset and the signs (the model), ``rng`` the samples. Raises
-    ValueError when ``tv`` needs an amplitude a > 1 (a negative density)."""
+def sine_model(D: int, tv: float, h: float, model_seed: int):
+    """The sine-field model of ``model_seed``: (offset per axis, whole cells per axis,
+    amplitude a, sign per whole cell). Raises ValueError when ``tv`` needs an amplitude a > 1
+    (a negative density)."""
     g = np.random.default_rng(model_seed)
     off = g.random(D) * h
     n_whole, volume = _whole_cells(D, h, off)
     a = 2 * tv / ((2 / math.pi) ** D * volume)
     if not 0 < a <= 1:
         raise ValueError(f"tv={tv!r} is not allowed at h={h!r}: expected amplitude in (0, 1]")
-    signs = g.choice([-1.0, 1.0], size=tuple(n_whole))
+    return off, n_whole, a, g.choice([-1.0, 1.0], size=tuple(n_whole))
+
+
+def sine_field(M: int, D: int, tv: float, h: float, model_seed: int, rng) -> np.ndarray:
+    """M samples of the sine-field model whose TV to U[0,1]^D is exactly ``tv``.
+
+    ``model_seed`` fixes the offset and the signs (the model, ``sine_model``), ``rng`` the
+    samples. Raises ValueError when ``tv`` needs an amplitude a > 1 (a negative density)."""
+    off, n_whole, a, signs = sine_model(D, tv, h, model_seed)
     out, need = [], M
     while need > 0:
         x = rng.random((int(need * (1 + a) * 1.1) + 100, D))

@@ -16,6 +16,7 @@ confirmatory study (studies/confirm_*.toml) freezes the choice made here.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 
@@ -32,11 +33,15 @@ ARMS = [  # (D, s, boundary, sizes of n)
 SPACINGS = ("uniform", "log", "quadratic")
 
 
-def run(csv: Path, arms=ARMS, spacings=SPACINGS, factors=(1, 2), M=1_000_000) -> pd.DataFrame:
+def run(csv: Path, arms=ARMS, spacings=SPACINGS, factors=(1, 2), M=1_000_000,
+        samplers=("ancestral",)) -> pd.DataFrame:  # fmt: skip
     """Every (arm, n, spacing, factor) not yet in ``csv``, each row appended as it finishes (an
     interrupted run resumes where it stopped)."""
     rows = pd.read_csv(csv).to_dict("records") if csv.is_file() else []
-    done = {(r["D"], r["n"], r["spacing"], r["steps_factor"]) for r in rows}
+    for r in rows:  # rows written before the sampler column was added are ancestral
+        if not isinstance(r.get("sampler"), str):
+            r["sampler"] = "ancestral"
+    done = {(r["D"], r["n"], r["spacing"], r["steps_factor"], r["sampler"]) for r in rows}
     for D, s, boundary, sizes in arms:
         values = {"D": D, "s": s, "boundary": boundary, "n": [250, 1000, 8000],
                   "estimators": ["ddpm"], "metrics": ["tv", "oracle_tv"], "M": M}  # fmt: skip
@@ -45,28 +50,26 @@ def run(csv: Path, arms=ARMS, spacings=SPACINGS, factors=(1, 2), M=1_000_000) ->
         for n in sizes:
             X = target.sample(n, np.random.default_rng(n))
             base = spec.estimator_options("ddpm")
-            for spacing in spacings:
-                for factor in factors:
-                    if (D, n, spacing, factor) in done:
-                        continue
-                    options = dict(base, spacing=spacing)
-                    if factor != 1:
-                        est = worker.ESTIMATORS["oracle-score"].build(
-                            target, spec, n, dict(options)
-                        )
-                        est.fit(X, np.random.default_rng(0))
-                        options["sample_steps"] = max(1, round(factor * est.sizing_.sample_steps))
-                    t0 = time.perf_counter()
-                    oracle, blur = worker.oracle_tv(target, spec, n, options, X, seed=n)
-                    rows.append({
-                        "D": D, "s": s, "boundary": boundary, "n": n, "spacing": spacing,
+            for sampler, spacing, factor in itertools.product(samplers, spacings, factors):
+                if (D, n, spacing, factor, sampler) in done:
+                    continue
+                options = dict(base, spacing=spacing, sampler=sampler)
+                if factor != 1:
+                    est = worker.ESTIMATORS["oracle-score"].build(target, spec, n, dict(options))
+                    est.fit(X, np.random.default_rng(0))
+                    options["sample_steps"] = max(1, round(factor * est.sizing_.sample_steps))
+                t0 = time.perf_counter()
+                oracle, blur = worker.oracle_tv(target, spec, n, options, X, seed=n)
+                rows.append({
+                        "D": D, "s": s, "boundary": boundary, "n": n, "sampler": sampler,
+                        "spacing": spacing,
                         "steps_factor": factor, "M": oracle.m, "oracle_tv": oracle.value,
                         "oracle_se": oracle.se, "oracle_flag": oracle.flag,
                         "blur_tv": blur.value, "sampler_part": oracle.value - blur.value,
                         "seconds": time.perf_counter() - t0,
                     })  # fmt: skip
-                    pd.DataFrame(rows).to_csv(csv, index=False)
-                    print(rows[-1], flush=True)
+                pd.DataFrame(rows).to_csv(csv, index=False)
+                print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
 
@@ -75,15 +78,19 @@ def main() -> None:
     ap.add_argument("--out", default="results/ablations/sampler_discretisation")
     ap.add_argument("--spacings", default=",".join(SPACINGS), help="comma-separated")
     ap.add_argument("--factors", default="1,2", help="multiples of the rule's steps")
+    ap.add_argument("--samplers", default="ancestral", help="comma-separated sampler names")
+    ap.add_argument("--arms", default="all", help="'all', or comma-separated D to run")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     spacings = tuple(args.spacings.split(","))
     factors = tuple(float(f) for f in args.factors.split(","))
-    df = run(out / "sampler_discretisation.csv", spacings=spacings, factors=factors)
+    arms = ARMS if args.arms == "all" else [a for a in ARMS if str(a[0]) in args.arms.split(",")]
+    df = run(out / "sampler_discretisation.csv", arms=arms, spacings=spacings, factors=factors,
+             samplers=tuple(args.samplers.split(",")))  # fmt: skip
     from tv_calibration import markdown  # this script's folder is on sys.path
 
-    cols = ["D", "s", "n", "spacing", "steps_factor", "M", "blur_tv", "oracle_tv", "oracle_se",
+    cols = ["D", "s", "n", "sampler", "spacing", "steps_factor", "M", "blur_tv", "oracle_tv", "oracle_se",
             "oracle_flag", "sampler_part"]  # fmt: skip
     (out / "summary.md").write_text(
         "# The DDPM sampler's own TV with the true score (studies/sampler_discretisation.py)\n\n"

@@ -125,6 +125,20 @@ def test_steps_scale_multiplies_the_rules_training_budget_only():
         DiffusionEstimator(s=1.0, steps_scale=0.0)._sizing(4000, 1, process)
 
 
+def test_sample_steps_scale_multiplies_the_rules_sampling_steps_only():
+    from minimax.diffusion.sizing import size
+
+    process = DiffusionEstimator(s=1.5)._check_params(2)[0]
+    rule = size("theory", 8000, 2, process, s=1.5)
+    assert rule.sample_steps == 371  # ⌈25 · 8000^0.3⌉
+    quarter = DiffusionEstimator(s=1.5, sample_steps_scale=0.25)._sizing(8000, 2, process)
+    assert quarter.sample_steps == 93 and quarter.steps == rule.steps
+    given = DiffusionEstimator(s=1.5, sample_steps=40, sample_steps_scale=0.25)
+    assert given._sizing(8000, 2, process).sample_steps == 40
+    with pytest.raises(ValueError, match="^sample_steps_scale="):
+        DiffusionEstimator(s=1.5, sample_steps_scale=-1.0)._sizing(8000, 2, process)
+
+
 def test_theory_rule_refines_the_ddpm_grid_when_its_early_stop_needs_it():
     X = Q.sample(40000, np.random.default_rng(23))
     est = _quick(s=1.0, steps=20, sample_steps=20).fit(X, np.random.default_rng(24))

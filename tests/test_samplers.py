@@ -75,6 +75,8 @@ def _predicted_moments(sampler, process, grid=None, schedule=None, variance="bet
         return -1.0 / v, m * MU / v
 
     mean, var = 0.0, 1.0
+    if sampler == "dpm2m":
+        return _dpm2m_moments(process, grid, lin_score)
     if sampler == "ancestral":
         for i in range(schedule.T - 1, -1, -1):
             k, l = lin_score(schedule.times[i])
@@ -118,10 +120,39 @@ def _predicted_moments(sampler, process, grid=None, schedule=None, variance="bet
     return a * mean + c, a * a * var
 
 
+def _dpm2m_moments(process, grid, lin_score):
+    """Mean and variance after the dpm2m steps: the reverse SDE in λ = log(m/sigma) with the
+    denoiser held at its linear fit through the last two steps, integrated exactly in x and by
+    the midpoint rule in the slope. The state (x, previous denoiser) is jointly Gaussian, so its
+    mean vector and 2x2 covariance are pushed through each affine step."""
+    mean, cov = np.zeros(2), np.diag([1.0, 0.0])
+    h_prev = None
+    for i in range(len(grid) - 1, 0, -1):
+        t, tp = float(grid[i]), float(grid[i - 1])
+        m, s = process.marginal(t)
+        mp, sp = process.marginal(tp)
+        h = math.log(mp / sp) - math.log(m / s)
+        k, l = lin_score(t)
+        a, b = (1 + s * s * k) / m, s * s * l / m  # denoiser x0(x) = a x + b (Tweedie)
+        keep, pull = (sp / s) * math.exp(-h), mp * (1 - math.exp(-2 * h))
+        slope = 0.0 if h_prev is None else 0.5 * pull * h / h_prev
+        # x' = keep x + pull x0 + slope (x0 - x0_prev) + noise;  x0_prev' = x0
+        A = np.array([[keep + (pull + slope) * a, -slope], [a, 0.0]])
+        c = np.array([(pull + slope) * b, b])
+        noise = np.diag([sp * sp * (1 - math.exp(-2 * h)), 0.0])
+        mean, cov = A @ mean + c, A @ cov @ A.T + noise
+        h_prev = h
+    m, s = process.marginal(float(grid[0]))
+    k, l = lin_score(grid[0])
+    a, c = (1 + s * s * k) / m, s * s * l / m
+    return a * mean[0] + c, a * a * cov[0, 0]
+
+
 @pytest.mark.parametrize(
     "sampler,steps,variance",
     [
         ("euler", 8, "beta"),
+        ("dpm2m", 6, "beta"),
         ("exponential", 8, "beta"),
         ("heun", 4, "beta"),
         ("ancestral", 6, "beta"),
@@ -152,7 +183,7 @@ def test_discretised_laws_converge_to_the_target():
     """The moment recursions of the test above tend to N(MU, C²) as the steps grow (so that a
     sampler matching them is consistent), and are visibly off at 8 steps (test power)."""
     p = VPProcess()
-    for sampler in ("euler", "exponential", "heun"):
+    for sampler in ("euler", "exponential", "heun", "dpm2m"):
         fine = _predicted_moments(sampler, p, grid=time_grid(p, 4000, 1e-4))
         assert abs(fine[0] - MU) < 2e-3 and abs(fine[1] - C * C) < 2e-3
     coarse = _predicted_moments("euler", p, grid=time_grid(p, 8, 0.01))
@@ -160,6 +191,25 @@ def test_discretised_laws_converge_to_the_target():
     sched = DDPMSchedule(T=1000)
     full = _predicted_moments("ancestral", sched.process(), schedule=sched)
     assert abs(full[0] - MU) < 2e-3 and abs(full[1] - C * C) < 2e-3
+
+
+def test_dpm2m_is_second_order_where_exponential_is_first():
+    """On log-spaced steps, doubling the steps divides the variance error of the discretised
+    law by about 4 for the two-step sampler and about 2 for its one-step parent (same grid,
+    t_min, target), and the two-step sampler is at least 10 times closer (docs/theory.md §3,
+    "Samplers"). Below ~64 steps neither is in its asymptotic regime on this target."""
+    p = VPProcess()
+
+    def err(sampler, steps):
+        limit = _predicted_moments(sampler, p, grid=time_grid(p, 20_000, 1e-2, spacing="log"))
+        grid = time_grid(p, steps, 1e-2, spacing="log")
+        return abs(_predicted_moments(sampler, p, grid=grid)[1] - limit[1])
+
+    for steps in (64, 128):
+        two, one = err("dpm2m", steps), err("exponential", steps)
+        assert two < one / 10
+        assert 3.0 < two / err("dpm2m", 2 * steps) < 5.0
+        assert 1.6 < one / err("exponential", 2 * steps) < 2.5
 
 
 # ------------------------------------------------------- each sampler on Gaussian mixtures
@@ -178,6 +228,7 @@ SETTINGS = {  # sampler: (process, steps, spacing)
     "euler": (VPProcess(), 400, "uniform"),
     "exponential": (VPProcess(), 400, "uniform"),
     "heun": (VPProcess(), 60, "snr"),
+    "dpm2m": (VPProcess(), 100, "log"),
     "adaptive": (VPProcess(), None, "uniform"),
 }
 
@@ -213,8 +264,21 @@ def test_exact_score_sampling_reproduces_the_mixture(sampler, gmm):
         (SubVPProcess(), "exponential", 500, "log"),
         (VEProcess(), "exponential", 500, "log"),
         (OUProcess(), "exponential", 500, "log"),
+        (SubVPProcess(), "dpm2m", 200, "log"),
+        (VEProcess(), "dpm2m", 200, "log"),
+        (OUProcess(), "dpm2m", 200, "log"),
     ],
-    ids=["subvp-heun", "ve-heun", "ou-heun", "subvp-exp", "ve-exp", "ou-exp"],
+    ids=[
+        "subvp-heun",
+        "ve-heun",
+        "ou-heun",
+        "subvp-exp",
+        "ve-exp",
+        "ou-exp",
+        "subvp-dpm2m",
+        "ve-dpm2m",
+        "ou-dpm2m",
+    ],  # fmt: skip
 )
 def test_every_process_reproduces_the_mixture(process, sampler, steps, spacing):
     n = 6_000

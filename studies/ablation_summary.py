@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import _this_tree  # noqa: F401  (first: this checkout's package, not the editable install's)
 import pandas as pd
 
 from minimax.study import store

@@ -10,6 +10,7 @@ import importlib
 import math
 import sys
 
+import _this_tree  # noqa: F401  (first: this checkout's package, not the editable install's)
 import numpy as np
 import pandas as pd
 

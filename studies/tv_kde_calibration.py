@@ -20,6 +20,7 @@ import argparse
 import time
 from pathlib import Path
 
+import _this_tree  # noqa: F401  (first: this checkout's package, not the editable install's)
 import numpy as np
 import pandas as pd
 

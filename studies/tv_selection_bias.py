@@ -31,6 +31,7 @@ import math
 import time
 from pathlib import Path
 
+import _this_tree  # noqa: F401  (first: this checkout's package, not the editable install's)
 import numpy as np
 import pandas as pd
 from tv_calibration import markdown  # studies/ is on sys.path when run as a script

@@ -115,6 +115,8 @@ def test_tiny_study_writes_every_budget_column(tmp_path, capsys):
     argv = ["rate", "--D", "1", "--s", "1", "--n", "200,400,800", "--replicates", "2",
             "--estimators", "ddpm,uniform,gaussian", "--metrics", "tv,oracle_tv", "--M", "3000",
             "--set", "ddpm.steps=100", "--set", "ddpm.sample_steps=20",
+            # ancestral at 20 steps: a sampler part large enough to resolve at M = 3000
+            "--set", "ddpm.sampler=ancestral",
             "--set", "ddpm.width=16", "--jobs", "1", "--no-figures", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out

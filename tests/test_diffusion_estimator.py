@@ -131,8 +131,12 @@ def test_sample_steps_scale_multiplies_the_rules_sampling_steps_only():
     process = DiffusionEstimator(s=1.5)._check_params(2)[0]
     rule = size("theory", 8000, 2, process, s=1.5)
     assert rule.sample_steps == 371  # ⌈25 · 8000^0.3⌉
-    quarter = DiffusionEstimator(s=1.5, sample_steps_scale=0.25)._sizing(8000, 2, process)
+    quarter = DiffusionEstimator(s=1.5, sampler="ancestral", sample_steps_scale=0.25)
+    quarter = quarter._sizing(8000, 2, process)
     assert quarter.sample_steps == 93 and quarter.steps == rule.steps
+    # the default sampler under the theory rule, dpm2m, takes a quarter of the ancestral steps
+    assert DiffusionEstimator(s=1.5)._sizing(8000, 2, process).sample_steps == 93
+    assert size("theory", 8000, 2, process, s=1.5, sampler="dpm2m").sample_steps == 93
     given = DiffusionEstimator(s=1.5, sample_steps=40, sample_steps_scale=0.25)
     assert given._sizing(8000, 2, process).sample_steps == 40
     with pytest.raises(ValueError, match="^sample_steps_scale="):
@@ -184,7 +188,11 @@ def test_other_processes_losses_and_samplers_run():
         ({"sampler": "rk4"}, None, "sampler='rk4'"),
         ({"sizing": "huge"}, None, "sizing='huge'"),
         ({"s": None}, None, "s=None"),
-        ({"process": "vp", "loss": "continuous"}, None, "sampler='ancestral'"),
+        (
+            {"process": "vp", "loss": "continuous", "sampler": "ancestral"},
+            None,
+            "sampler='ancestral'",
+        ),
         ({"process": "vp", "sampler": "heun", "loss": "simple"}, None, "loss='simple'"),
         ({"box": [[0.0, -1.0]]}, None, "box="),
     ],
@@ -267,3 +275,11 @@ def test_denoise_auto_is_off_under_the_theory_rule_and_the_ode_sampler_warns():
     ode = _quick(process="vp", loss="continuous", sampler="heun").fit(X, np.random.default_rng(23))
     with pytest.warns(RuntimeWarning, match="probability-flow ODE"):
         ode.sample(16, np.random.default_rng(24))
+
+
+def test_the_default_sampler_is_dpm2m_under_the_theory_rule_and_ancestral_under_fixed():
+    assert DiffusionEstimator(s=1.0).recipe().in_use("sampler") == "dpm2m"
+    assert DiffusionEstimator(sizing="fixed").recipe().in_use("sampler") == "ancestral"
+    assert DiffusionEstimator(s=1.0, sampler="euler").recipe().in_use("sampler") == "euler"
+    # dpm2m needs no DDPM grid: a VP process under the theory rule is accepted
+    DiffusionEstimator(s=1.0, process="vp", loss="continuous")._check_params(1)

@@ -134,9 +134,16 @@ def test_auto_samples_follow_the_resolution_rule_per_n():
         assert max(ratios) / min(ratios) < 1.05  # proportional up to the rounding
     spec = small(D=2, n=[250, 2000, 8000], M="auto", estimators=["ddpm"])
     by_n = {c.n: c.content()["samples"] for c in spec.cells()}
-    # the quick preset caps "auto" at 200,000 (its CPU budget); the rule alone gives 795,800
-    assert by_n == {250: 24_900, 2000: 199_000, 8000: 200_000}
-    assert spec.samples_label() == "auto (24900 → 200000)"
+    # the quick preset's cap (800,000, its CPU budget) keeps the rule in D = 2 up to n = 8000
+    assert by_n == {250: 24_900, 2000: 199_000, 8000: 795_800}
+    assert spec.samples_label() == "auto (24900 → 795800)"
+    # a study file's M_cap replaces the preset's (the committed studies that ran under the
+    # old cap of 200,000 name it, so that a rerun computes the same cells)
+    capped = small(D=2, n=[250, 2000, 8000], M="auto", estimators=["ddpm"], M_cap=200_000)
+    assert {c.n: c.content()["samples"] for c in capped.cells()}[8000] == 200_000
+    assert capped.samples_label() == "auto (24900 → 200000)"
+    with pytest.raises(ValueError, match="^M_cap="):
+        small(M="auto", M_cap=10)
     fixed = small(M=30_000)
     assert {c.content()["samples"] for c in fixed.cells()} == {30_000}
     assert fixed.samples_label() == "30000"

@@ -48,12 +48,12 @@ def grid_size(process: Process) -> int | None:
 def check_sampling(est) -> Process:
     """Check an estimator's sampler, variance, spacing and boundary, build its process and
     return it; ValueError naming the parameter (the ancestral sampler needs process="ddpm")."""
-    check_choice("sampler", est.sampler, SAMPLERS)
+    check_choice("sampler", est.sampler, (*SAMPLERS, "auto"))
     check_choice("variance", est.variance, VARIANCES)
     check_choice("spacing", est.spacing, (*SPACINGS, "auto"))
     check_choice("boundary", est.boundary, BOUNDARIES)
     process = build_process(est.process, est.process_options)
-    if est.sampler == "ancestral" and est.process != "ddpm":
+    if est.recipe().in_use("sampler") == "ancestral" and est.process != "ddpm":
         raise ValueError(
             f"sampler='ancestral' is not allowed with process={est.process!r}: "
             "it needs process='ddpm'"
@@ -112,7 +112,7 @@ def sampling_plan(est, *, steps: int, t_min: float, t_end: float, denoise: bool,
     """The plan of a fitted estimator (its sampler options and fitted ``process_``, ``device_``,
     ``dim_``, ``box_``, ``standardizer_``) for the given steps, time range and denoising."""
     return SamplingPlan(
-        process=est.process_, sampler=est.sampler, variance=est.variance,
+        process=est.process_, sampler=est.recipe().in_use("sampler"), variance=est.variance,
         spacing=est.recipe().in_use("spacing"), steps=steps, t_min=t_min, t_end=t_end,
         denoise=denoise, device=est.device_, dim=est.dim_, box=est.box_,
         boundary=est.boundary, standardizer=est.standardizer_, chunk_size=est.chunk_size,

@@ -92,6 +92,8 @@ class StudySpec:
     #: equivalence margin δ of the verdicts (|a − s/(2s+D)| < δ), fixed before the run; it
     #: changes no cell's numbers, so it is not part of a cell's identity (docs/verdicts.md)
     margin: float = 0.05
+    #: the largest M of ``M = "auto"`` when set (study files' ``M_cap``); None: the preset's
+    m_cap: int | None = None
     #: the user's estimators and targets it uses (``minimax.study.plugins``), which travel
     #: with it to the workers; filled from the registry, empty for built-in entries alone
     plugins: tuple = field(default=(), compare=False, repr=False)
@@ -108,7 +110,10 @@ class StudySpec:
         return samples_for(n, self.target.D, cap=self.samples_cap())
 
     def samples_cap(self) -> int:
-        """The largest M of ``M = "auto"``: the preset's ``samples_cap`` (a compute budget)."""
+        """The largest M of ``M = "auto"``: ``m_cap`` when set, else the preset's
+        ``samples_cap`` (a compute budget)."""
+        if self.m_cap is not None:
+            return int(self.m_cap)
         return PRESETS[self.preset].samples_cap if self.preset in PRESETS else AUTO_M_RANGE[1]
 
     def samples_label(self) -> str:

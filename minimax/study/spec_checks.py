@@ -68,6 +68,8 @@ def validate_spec(spec: StudySpec) -> None:
                 f"M={spec.samples!r} is not allowed: expected an integer in [100, 100000000] "
                 "or 'auto'"
             ) from None
+    if spec.m_cap is not None:
+        check_int("M_cap", spec.m_cap, low=2_000, high=100_000_000)
     check_choice("sizing", spec.sizing, SIZINGS)
     check_device(spec.device)
     check_int("seed", spec.seed, low=0, high=2**63 - 1)

@@ -38,6 +38,7 @@ STUDY_KEYS = {
     "estimators",
     "metrics",
     "M",
+    "M_cap",
     "sampler",
     "sizing",
     "device",
@@ -112,6 +113,7 @@ def spec_from_values(values: dict, *, name: str, arm: str = "") -> StudySpec:
         arm=arm,
         preset=preset_name,
         margin=_get(values, "margin", 0.05),
+        m_cap=values.get("M_cap"),
     )
 
 

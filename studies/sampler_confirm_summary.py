@@ -34,7 +34,7 @@ def seed_differences(old_fits: pd.DataFrame, new_fits: pd.DataFrame) -> pd.DataF
         sel = f[(f["estimator"] == "ddpm") & (f["metric"] == "tv")].set_index("arm")
         return sel[["exponent", "n_rows"]]
 
-    both = ddpm(old_fits).join(ddpm(new_fits), lsuffix="_ancestral", rsuffix="_dpm2m")
+    both = ddpm(old_fits).join(ddpm(new_fits), suffixes=("_ancestral", "_dpm2m"))
     both["difference"] = both["exponent_dpm2m"] - both["exponent_ancestral"]
     both["class"] = [a.split(" target_seed=")[0] for a in both.index]
     return both
@@ -65,7 +65,7 @@ def oracle_check(old_rows: pd.DataFrame, new_rows: pd.DataFrame) -> pd.DataFrame
         sel = r[(r["metric"] == "oracle_tv") & (r["estimator"] == "ddpm")]
         return sel.groupby(key)[["value", "se"]].first()
 
-    both = oracle(old_rows).join(oracle(new_rows), lsuffix="_ancestral", rsuffix="_dpm2m")
+    both = oracle(old_rows).join(oracle(new_rows), suffixes=("_ancestral", "_dpm2m"))
     se = np.hypot(both["se_ancestral"], both["se_dpm2m"])
     both["z"] = (both["value_dpm2m"] - both["value_ancestral"]) / se
     both["worse_by_3se"] = both["z"] > 3

@@ -196,7 +196,7 @@ def test_discretised_laws_converge_to_the_target():
 def test_dpm2m_is_second_order_where_exponential_is_first():
     """On log-spaced steps, doubling the steps divides the variance error of the discretised
     law by about 4 for the two-step sampler and about 2 for its one-step parent (same grid,
-    t_min, target), and the two-step sampler is at least 10 times closer (docs/theory.md §3,
+    t_min, target), and the two-step sampler is at least 10 times closer (docs/theory.md §4,
     "Samplers"). Below ~64 steps neither is in its asymptotic regime on this target."""
     p = VPProcess()
 

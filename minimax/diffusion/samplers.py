@@ -195,7 +195,7 @@ def _heun(score, process, x, grid, streams, **_):
 @continuous_sampler("dpm2m")
 def _dpm2m(score, process, x, grid, streams, **_):
     """Second-order multistep exponential integrator of the reverse SDE, one score evaluation
-    per step (SDE-DPM-Solver++(2M), Lu et al. 2022; docs/theory.md §3, "Samplers").
+    per step (SDE-DPM-Solver++(2M), Lu et al. 2022; docs/theory.md §4, "Samplers").
 
     In data prediction x̂_0 = (x + sigma² s)/m and λ = log(m/sigma), the reverse SDE over
     [t', t] with h = λ' - λ > 0 and x̂_0 held fixed is solved exactly by
@@ -203,7 +203,7 @@ def _dpm2m(score, process, x, grid, streams, **_):
     the second-order term adds m' (1 - e^(-2h)) (h/2) D, D = (x̂_0 - x̂_0,prev)/h_prev the slope
     in λ from the previous step (none on the first): the midpoint form, which agrees with the
     exact integral of a linear x̂_0, m' (h - (1 - e^(-2h))/2) D, to O(h²) and stays bounded in
-    h where that one grows (tests/test_samplers.py measures both).
+    h where that one grows (on coarse steps it overshoots; docs/decisions.md).
     """
     previous = None
     for i in range(len(grid) - 1, 0, -1):

@@ -84,7 +84,8 @@ def _ddpm_sizing(spec: StudySpec) -> list[str]:
     from minimax.diffusion.recipe import resolve_sampler
     from minimax.diffusion.sizing import aligned_grid
 
-    given = spec.sampler if spec.sampler != "default" else options.get("sampler", "auto")
+    # as the study builds the estimator: its options over the study's sampler over the default
+    given = options.get("sampler", spec.sampler if spec.sampler != "default" else "auto")
     sampler = resolve_sampler(given, spec.sizing)
 
     def sized(n):  # on the grid the estimator itself builds (T̲ exact under the theory rule)

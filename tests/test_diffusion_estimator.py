@@ -125,22 +125,19 @@ def test_steps_scale_multiplies_the_rules_training_budget_only():
         DiffusionEstimator(s=1.0, steps_scale=0.0)._sizing(4000, 1, process)
 
 
-def test_sample_steps_scale_multiplies_the_rules_sampling_steps_only():
+def test_the_theory_rule_gives_dpm2m_a_quarter_of_the_ancestral_sampling_steps():
     from minimax.diffusion.sizing import size
 
     process = DiffusionEstimator(s=1.5)._check_params(2)[0]
     rule = size("theory", 8000, 2, process, s=1.5)
-    assert rule.sample_steps == 371  # ⌈25 · 8000^0.3⌉
-    quarter = DiffusionEstimator(s=1.5, sampler="ancestral", sample_steps_scale=0.25)
-    quarter = quarter._sizing(8000, 2, process)
-    assert quarter.sample_steps == 93 and quarter.steps == rule.steps
-    # the default sampler under the theory rule, dpm2m, takes a quarter of the ancestral steps
-    assert DiffusionEstimator(s=1.5)._sizing(8000, 2, process).sample_steps == 93
+    assert rule.sample_steps == 371  # ⌈25 · 8000^0.3⌉, the ancestral sampler's
     assert size("theory", 8000, 2, process, s=1.5, sampler="dpm2m").sample_steps == 93
-    given = DiffusionEstimator(s=1.5, sample_steps=40, sample_steps_scale=0.25)
-    assert given._sizing(8000, 2, process).sample_steps == 40
-    with pytest.raises(ValueError, match="^sample_steps_scale="):
-        DiffusionEstimator(s=1.5, sample_steps_scale=-1.0)._sizing(8000, 2, process)
+    ancestral = DiffusionEstimator(s=1.5, sampler="ancestral")._sizing(8000, 2, process)
+    assert ancestral.sample_steps == 371
+    default = DiffusionEstimator(s=1.5)._sizing(8000, 2, process)  # "auto": dpm2m
+    assert default.sample_steps == 93 and default.steps == rule.steps
+    # an explicit step count is taken as given
+    assert DiffusionEstimator(s=1.5, sample_steps=40)._sizing(8000, 2, process).sample_steps == 40
 
 
 def test_theory_rule_refines_the_ddpm_grid_when_its_early_stop_needs_it():

@@ -85,10 +85,9 @@ class DiffusionEstimator(RecipeEstimator):
         0.0095 TV to the early-stop blur at n = 8000 (D = 1, s = 1, band) and log steps none
         (studies/sampler_discretisation.py); with a trained network the TV was the same within
         its CI (studies/ablation_spacing_*.toml), so the sampler's part of the budget is what
-        log removes (docs/decisions.md). ``steps_scale`` / ``sample_steps_scale`` /
-        ``early_stop_scale`` multiply the rule's training steps, its sampling steps and its
-        σ(T̲)/m(T̲) constant 0.2 (ablations; an explicit ``steps``, ``sample_steps`` or ``t_min``
-        is taken as given). ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at
+        log removes (docs/decisions.md). ``steps_scale`` / ``early_stop_scale`` multiply the
+        rule's training steps and its σ(T̲)/m(T̲) constant 0.2 (ablations; an explicit ``steps``
+        or ``t_min`` is taken as given). ``denoise`` (final Tweedie step x̂ = (x + σ² ŝ)/m at
         T̲): True, False or "auto" (default): False under sizing="theory", True under "fixed". Measured (D = 1,
         s = 1 Besov target, jump at the edge, theory rule, M = 40,000, 2 replicates; studies/
         ablation_denoise_*.toml): at the rule's T̲ the Tweedie step pulls samples towards the
@@ -135,7 +134,7 @@ class DiffusionEstimator(RecipeEstimator):
 
     def _sizing(self, n: int, D: int, process):
         """The sizing rule's budgets at (n, D) for ``process``, with this recipe's overrides,
-        x features, ``steps_scale`` and ``sample_steps_scale``."""
+        x features and ``steps_scale``."""
         xs = self.x_finest_scale
         if isinstance(xs, str) and xs != "auto":
             raise ValueError(
@@ -149,9 +148,6 @@ class DiffusionEstimator(RecipeEstimator):
         scale = check_real("steps_scale", self.steps_scale, low=0.0, low_open=True)
         if self.steps is None and scale != 1.0:  # the rule's budget times a factor (ablations)
             sz.steps = max(1, int(round(scale * sz.steps)))
-        scale = check_real("sample_steps_scale", self.sample_steps_scale, low=0.0, low_open=True)
-        if self.sample_steps is None and scale != 1.0:
-            sz.sample_steps = max(1, int(round(scale * sz.sample_steps)))
         if xs is None:
             sz.x_finest_scale = None
         return sz

@@ -136,7 +136,6 @@ class DiffusionRecipe(Recipe):
     patience: int = _knob(8, shown=True, role="train")
     worse_z: float = _knob(2.0, shown=True, role="train")
     steps_scale: float = _knob(1.0)
-    sample_steps_scale: float = _knob(1.0)
     early_stop_scale: float = _knob(1.0)
     box: object = _knob(None)
     boundary: str = _knob("reflect", shown=True)

@@ -99,11 +99,6 @@ def _ddpm_sizing(spec: StudySpec) -> list[str]:
     if "steps" not in overrides and float(options.get("steps_scale", 1.0)) != 1.0:
         for z in (lo, hi):
             z.steps = max(1, int(round(float(options["steps_scale"]) * z.steps)))
-    if "sample_steps" not in overrides and float(options.get("sample_steps_scale", 1.0)) != 1.0:
-        for z in (lo, hi):
-            z.sample_steps = max(
-                1, int(round(float(options["sample_steps_scale"]) * z.sample_steps))
-            )
     recipe = []
     if spec.sizing == "theory":
         denoise = options.get("denoise", "auto")

@@ -17,6 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 BUDGET_S = 600.0
+# the one-thread 2048² matmul rate of the machine on which the budget was first met (468 s,
+# 2026-12-02): the same code took 1,138 s on a machine reaching 46 GFLOP/s, so a wall time is
+# read beside the rate measured in the same run
+REFERENCE_GFLOPS = 105.0
 SMALL = ["rate", "--D", "2", "--s", "1.5", "--n", "500,1000,2000,4000", "--replicates", "2"]
 SMALL += ["--estimators", "kde,ddpm", "--M", "20000", "--set", "ddpm.steps=600"]
 
@@ -42,8 +46,23 @@ def _run(args: list[str], out: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _machine_gflops() -> float:
+    """One-thread 2048² float32 matmul rate of this machine, now (``bench_training``)."""
+    import torch
+
+    from benchmarks.bench_training import matmul_gflops
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return matmul_gflops("cpu")
+    finally:
+        torch.set_num_threads(threads)
+
+
 def main() -> str:
     rows = []
+    rate_before = _machine_gflops()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t_default = _run(["rate", "--D", "2", "--s", "1.5"], tmp / "default")
@@ -57,6 +76,7 @@ def main() -> str:
             f"| default `rate --D 2 --s 1.5` (jobs = {os.cpu_count()}) | {cells} cells | "
             f"{t_default:.0f} s | budget {BUDGET_S:.0f} s | {t_default / BUDGET_S:.2f} of budget |"
         )
+        rate_after = _machine_gflops()
         t1 = _run([*SMALL, "--jobs", "1"], tmp / "one")
         t2 = _run([*SMALL, "--jobs", "2"], tmp / "two")
         same = pd.read_parquet(tmp / "one" / "results.parquet")["value"].equals(
@@ -79,6 +99,10 @@ def main() -> str:
             *rows,
             "",
             f"Default study: {resolved}. Exponents (theory 0.300): {verdicts}",
+            "",
+            f"Machine: one-thread 2048² matmul {rate_before:.0f} GFLOP/s before the default "
+            f"study and {rate_after:.0f} after ({REFERENCE_GFLOPS:.0f} on the machine where "
+            "the budget was first met; the study's time scales about inversely with it).",
             "",
         ]
     )

@@ -2,6 +2,7 @@
 simulated rate studies with a known exponent, shaped like the DDPM's.
 
     python studies/tv_calibration.py [--studies 100] [--out results/tv_calibration]
+                                     [--skip-convergence] [--rules all|study]
 
 Simulated studies: D = 1, s = 1, n = 250 … 8000 (6 sizes), 3 replicates, M by each rule of
 ``M_RULES`` (the study's is ``samples_for``); the model at (n, replicate) is a sine field
@@ -79,6 +80,7 @@ M_RULES = {
     "C = 0.32, proportional, x4 until ok (up to 16x)": lambda n: (_proportional(n, 0.32),
                                                                   16 * _proportional(n, 0.32)),
 }  # fmt: skip
+STUDY_RULE = "C = 0.16, proportional to n (samples_for)"
 
 
 def main(argv=None) -> int:
@@ -86,7 +88,12 @@ def main(argv=None) -> int:
     ap.add_argument("--studies", type=int, default=100, help="simulated studies per c")
     ap.add_argument("--out", type=Path, default=Path("results/tv_calibration"))
     ap.add_argument("--skip-convergence", action="store_true")
+    ap.add_argument("--rules", default="all",
+                    help="'all', or 'study' for the study's own M rule alone")  # fmt: skip
     a = ap.parse_args(argv)
+    if a.rules not in ("all", "study"):
+        ap.error(f"--rules={a.rules!r} is not allowed: expected 'all' or 'study'")
+    rules = list(M_RULES) if a.rules == "all" else [STUDY_RULE]
     if a.studies < 1:
         ap.error(f"--studies={a.studies} is not allowed: expected an integer >= 1")
     a.out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +112,7 @@ def main(argv=None) -> int:
     sims = pd.DataFrame(
         [
             {"M_rule": rule, **simulated_study(c, k, M_RULES[rule])}
-            for rule in M_RULES
+            for rule in rules
             for c in (0.5, 1.0)
             for k in range(a.studies)
         ]

@@ -19,9 +19,9 @@ it as the cells shrink where q̂ − q changes sign. The estimator
    value minus bias bound is within one se of the best (docs/tv.md §3).
 
 The result's ``bias_bound`` is the worst-case bias of step 3 given the partition,
-½ Σ_R β(M·p_R) σ_R; binning loss TV − TV(P) ≥ 0 is checked by re-estimating on M/4 of the
-samples (``drift`` = value(M) − value(M/4): a loss that has not stopped shrinking shows up as a
-significant rise).
+½ Σ_R β(M·p_R) σ_R; binning loss TV − TV(P) ≥ 0 is checked by re-estimating on each quarter of the
+samples (``drift`` = value(M) − mean of the four value(M/4): a loss that has not stopped
+shrinking shows up as a rise beyond the quarters' own scatter).
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ MAX_BIAS_FRACTION = 0.25
 MAX_SE_FRACTION = 0.25
 # ... and no rise from M/4 to M beyond this fraction of the value (or 2 sd of the difference)
 MAX_DRIFT_FRACTION = 0.05
+# ... where "rise" means beyond this many sd of the difference: the one-sided 97.5 % point of
+# Student's t with the 3 df of the quarters' scatter
+DRIFT_T = 3.182
 # the choice among candidates scores each by value − CHOICE_BIAS × bias bound (docs/tv.md §3)
 CHOICE_BIAS = 1.0
 
@@ -136,8 +139,10 @@ def tv(
       candidates' whole sampling sd, while the choice among candidates is left out.
     * ``flag``: ``"unresolved"`` when ``bias_bound`` > ¼·value or ``se`` > ¼·value (M too small
       for this value; a value ≤ 0 included); else ``"rising"`` when value(M) − value(M/4) −
-      se(M/4) exceeds 2 sd of the difference and the binning loss it implies at M (that rise
-      over 4^γ − 1, γ = 2/(2 + D)) exceeds 5 % of the value (probably low); else ``"ok"``.
+      se(M/4) exceeds ``DRIFT_T`` sd of the difference and the binning loss it implies at M
+      (that rise over 4^γ − 1, γ = 2/(2 + D)) exceeds 5 % of the value (probably low); else
+      ``"ok"``. value(M/4) is the mean of the estimate on the four disjoint quarters of the
+      samples and the sd comes from their scatter (docs/tv.md §4).
     * ``ci_low``: a 1 − α lower confidence bound on TV (the witness set of one half's partition
       scored on the other by Clopper–Pearson, the better fold at α/2 each; the best over the K
       candidates, each at α/K); ``ci_high``: a 1 − α/K upper bound on the TV of the chosen
@@ -146,7 +151,7 @@ def tv(
       a seed; None means seed 0) drives the resamples and those samples.
     * ``details``: ``bias_bound``, ``plugin``, ``b0`` (the exact null mean of the plug-in on the
       partitions), ``partition`` (the chosen candidate), ``cells`` and ``fold_values`` per
-      fold, ``finest_side``, ``value_quarter``, ``drift``, ``drift_sd``,
+      fold, ``finest_side``, ``value_quarter``, ``quarter_values``, ``drift``, ``drift_sd``,
       ``binning_loss_estimate``, ``outside_mass``, ``box``, ``L``.
 
     Raises ValueError for samples of the wrong shape, NaN/inf, or too few to split the box once.
@@ -188,20 +193,34 @@ def tv(
                 and se <= MAX_SE_FRACTION * value)  # fmt: skip
     flag = "ok" if resolved else "unresolved"
     quarter, drift, drift_sd, loss = math.nan, math.nan, math.nan, math.nan
+    q_vals = []
     if stability and M // 4 >= 8 * min_expected:
+        # the whole estimate redone on each of the four disjoint quarters of the samples: their
+        # mean is value(M/4) with a quarter of one quarter's variance, and their scatter is its
+        # sd with the choice among candidates included (docs/tv.md §4)
         q_setup = _Setup(target, M // 8, tail_mass, min_expected)
-        q_flat = q_setup.flat_index(x[: M // 4])
-        q_est = _estimate(q_setup, *_halves(q_setup, q_flat), penalties)
-        quarter = q_est["value"]
-        se_q = _conditional_se(q_setup, q_est["parts"], 0, None)
+        q = M // 4
+        q_vals, se_q = [], math.nan
+        for j in range(4):
+            q_flat = q_setup.flat_index(x[j * q : (j + 1) * q])
+            q_est = _estimate(q_setup, *_halves(q_setup, q_flat), penalties)
+            q_vals.append(q_est["value"])
+            if j == 0:
+                se_q = _conditional_se(q_setup, q_est["parts"], 0, None)
+        quarter = float(np.mean(q_vals))
         drift = value - quarter
-        # value(M/4) uses a subset: Var(difference) ≈ Var(M/4) − Var(M); and the choice rule
-        # may sit up to one of its se below its largest candidate, so that much is allowed
-        drift_sd = math.sqrt(max(se_q**2 - se**2, 0.0)) if math.isfinite(se) else se_q
-        # a binning loss falling like M^(-γ), γ = 2/(2+D) (docs/tv.md §3), leaves at M the
-        # rise from M/4 divided by 4^γ − 1
+        # sd of value(M) − mean of the quarters: the quarters' own scatter (3 df) over √4,
+        # never below what the delta method gives for one fixed partition, plus value(M)'s
+        # own se (the two share their samples, so this errs wide)
+        scatter = float(np.std(q_vals, ddof=1)) / 2.0
+        se_m = se if math.isfinite(se) else 0.0
+        drift_sd = math.sqrt(max(scatter, se_q / 2.0) ** 2 + se_m**2)
+        # the choice rule may sit up to one of its se below its largest candidate, so that
+        # much is allowed; a binning loss falling like M^(-γ), γ = 2/(2+D) (docs/tv.md §3),
+        # leaves at M the rise from M/4 divided by 4^γ − 1
         loss = (drift - se_q) / (4.0 ** (2.0 / (2.0 + D)) - 1.0)
-        if flag == "ok" and drift - se_q > 2 * drift_sd and loss > MAX_DRIFT_FRACTION * value:
+        if (flag == "ok" and drift - se_q > DRIFT_T * drift_sd
+                and loss > MAX_DRIFT_FRACTION * value):  # fmt: skip
             flag = "rising"
 
     floor = math.nan
@@ -227,6 +246,7 @@ def tv(
             "fold_values": main["fold_values"],
             "finest_side": main["finest_side"],
             "value_quarter": quarter,
+            "quarter_values": [float(v) for v in q_vals],
             "drift": drift,
             "drift_sd": drift_sd,
             "binning_loss_estimate": loss,

@@ -252,6 +252,7 @@ def _base_row(cell: Cell, target, est, status: str, error: str, seconds: float) 
 #: what a row rests on, kept so that a reader can audit it: the sampled TV's partition and bias
 #: bound (docs/tv.md §4), the score error's per-time errors
 AUDIT_KEYS = ("partition", "cells", "bias_bound", "plugin", "b0", "fold_values", "value_quarter",
+              "quarter_values",
               "drift", "drift_sd", "binning_loss_estimate", "m_rule", "L", "level", "per_t")  # fmt: skip
 
 

@@ -49,7 +49,7 @@ MAX_BIAS_FRACTION = 0.25
 # ... and its se at most this fraction (a noisier row cannot tell a finer partition's larger
 # value from noise, so its choice stays coarse and its binning loss unseen)
 MAX_SE_FRACTION = 0.25
-# ... and no rise from M/4 to M beyond this fraction of the value (or 2 sd of the difference)
+# ... and no rise from M/4 to M beyond this fraction of the value (or within DRIFT_T sd)
 MAX_DRIFT_FRACTION = 0.05
 # ... where "rise" means beyond this many sd of the difference: the one-sided 97.5 % point of
 # Student's t with the 3 df of the quarters' scatter

@@ -5,6 +5,7 @@ at the study's M (must equal the stored row) and at FACTOR × M (the study's M s
 its value at M was low at M; a row flagged ``ok`` should not be (docs/tv.md §4).
 
     python studies/rising_flag_check.py RESULTS_DIR OUT_DIR [--n 250,500] [--factor 4]
+                                        [--replicates 0,2]
 
 Writes OUT_DIR/rising_check.csv and OUT_DIR/rising_check.md.
 """
@@ -31,6 +32,7 @@ ap.add_argument("results")
 ap.add_argument("out")
 ap.add_argument("--n", default="")
 ap.add_argument("--factor", type=int, default=4)
+ap.add_argument("--replicates", default="", help="e.g. 0,2 (default: every replicate)")
 args = ap.parse_args()
 if args.factor < 2:
     sys.exit("factor: expected an integer >= 2")
@@ -52,6 +54,8 @@ for n in sizes:
     est = entry.build(target, spec, n, spec.estimator_options("ddpm"))
     fitted = est.fit_ensemble(data, [st["fit"] for st in streams])
     for rep, (cell, st, f) in enumerate(zip(cells, streams, fitted, strict=True)):
+        if args.replicates and rep not in {int(v) for v in args.replicates.split(",")}:
+            continue
         fit = FittedCell(cell, target, f, entry, st)
         at_m = next(r for r in METRICS["tv"].compute(fit) if r.metric == "tv")
         m = fit.samples().shape[0]

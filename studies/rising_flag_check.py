@@ -1,5 +1,5 @@
 """Does the stability flag tell the truth about the DDPM's rows? The DDPM cells of a stored
-rate study refitted exactly as the study fitted them (``minimax.study.samples``), each scored
+rate study refitted exactly as the study fitted them (``minimax.study.samples.refit_cells``), each scored
 at the study's M (must equal the stored row) and at FACTOR × M (the study's M samples plus
 (FACTOR − 1)·M more from a separate stream). A row whose value at FACTOR × M is well above
 its value at M was low at M; a row flagged ``ok`` should not be (docs/tv.md §4).
@@ -21,11 +21,9 @@ import numpy as np
 import pandas as pd
 
 from minimax.metrics import tv
-from minimax.study.registry import ESTIMATORS, METRICS, FittedCell
-from minimax.study.samples import specs_from_results
-from minimax.study.spec import WorkUnit
+from minimax.study.registry import METRICS
+from minimax.study.samples import refit_cells, specs_from_results
 from minimax.study.store import read_table
-from minimax.study.worker import build_target
 
 ap = argparse.ArgumentParser()
 ap.add_argument("results")
@@ -37,30 +35,19 @@ args = ap.parse_args()
 if args.factor < 2:
     sys.exit("factor: expected an integer >= 2")
 
-import torch  # noqa: E402  (as the worker runs it: one thread)
-
-torch.set_num_threads(1)
 (spec,) = specs_from_results(args.results)
 stored = read_table(Path(args.results))
 sizes = [int(v) for v in args.n.split(",")] if args.n else sorted(spec.n)
-entry = ESTIMATORS["ddpm"]
-target = build_target(spec.target, max(spec.n))
+reps = [int(v) for v in args.replicates.split(",")] if args.replicates else range(spec.replicates)
 rows = []
 for n in sizes:
     t0 = time.perf_counter()
-    cells = WorkUnit(spec=spec, n=n, estimator="ddpm").cells()
-    streams = [c.streams() for c in cells]
-    data = [target.sample(c.n, st["data"]) for c, st in zip(cells, streams, strict=True)]
-    est = entry.build(target, spec, n, spec.estimator_options("ddpm"))
-    fitted = est.fit_ensemble(data, [st["fit"] for st in streams])
-    for rep, (cell, st, f) in enumerate(zip(cells, streams, fitted, strict=True)):
-        if args.replicates and rep not in {int(v) for v in args.replicates.split(",")}:
-            continue
-        fit = FittedCell(cell, target, f, entry, st)
+    target, fits = refit_cells(spec, n, "ddpm", list(reps))
+    for rep, fit in zip(reps, fits, strict=True):
         at_m = next(r for r in METRICS["tv"].compute(fit) if r.metric == "tv")
         m = fit.samples().shape[0]
-        extra_rng = np.random.default_rng([int(cell.seed) % 2**63, 4, args.factor])
-        more = np.asarray(f.sample((args.factor - 1) * m, extra_rng), np.float64)
+        extra_rng = np.random.default_rng([int(fit.cell.seed) % 2**63, 4, args.factor])
+        more = np.asarray(fit.est.sample((args.factor - 1) * m, extra_rng), np.float64)
         big = tv(target, np.concatenate([fit.samples(), more]), rng=1)
         row = stored[(stored["n"] == n) & (stored["replicate"] == rep)
                      & (stored["estimator"] == "ddpm") & (stored["metric"] == "tv")]  # fmt: skip
@@ -90,7 +77,8 @@ lines = [
     f"rise = value({args.factor}M) − value(M), relative to value({args.factor}M); "
     "loss estimate: the flag's extrapolated binning loss at M.",
     "",
-    "| n | rep | M | flag at M | value(M) | loss estimate | value(4M) | flag at 4M | rise | rise % |",
+    f"| n | rep | M | flag at M | value(M) | loss estimate | value({args.factor}M) | "
+    f"flag at {args.factor}M | rise | rise % |",
     "|---|---|---|---|---|---|---|---|---|---|",
 ]
 for r in df.itertuples():

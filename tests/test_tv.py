@@ -247,8 +247,6 @@ def test_stability_check_states_the_sd_of_its_drift():
         rng = np.random.default_rng(i)
         x = sine_field(100_000, 2, 0.05, 0.1, 7, rng)  # one model (seed 7), fresh samples
         r = tv(UnitCube(2), x, n_boot=0, floor_samples=False, rng=i)
-        assert len(r.details["quarter_values"]) == 4
-        assert np.isclose(np.mean(r.details["quarter_values"]), r.details["value_quarter"])
         drift.append(r.details["drift"])
         stated.append(r.details["drift_sd"])
     ratio = np.std(drift, ddof=1) / np.mean(stated)

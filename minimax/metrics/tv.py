@@ -200,12 +200,11 @@ def tv(
         # sd with the choice among candidates included (docs/tv.md §4)
         q_setup = _Setup(target, M // 8, tail_mass, min_expected)
         q = M // 4
-        q_vals, se_q = [], math.nan
         for j in range(4):
             q_flat = q_setup.flat_index(x[j * q : (j + 1) * q])
             q_est = _estimate(q_setup, *_halves(q_setup, q_flat), penalties)
             q_vals.append(q_est["value"])
-            if j == 0:
+            if j == 0:  # the delta-method sd of one quarter's partitions
                 se_q = _conditional_se(q_setup, q_est["parts"], 0, None)
         quarter = float(np.mean(q_vals))
         drift = value - quarter

@@ -116,34 +116,40 @@ def sampled_metric(stored: pd.DataFrame, arm: str, estimator: str) -> str | None
     return None
 
 
-def refit_samples(spec: StudySpec, n: int, estimator: str, stored: pd.DataFrame,
-                  replicate: int = 0, keep: int = KEEP, threads: int = 1) -> CellSamples:  # fmt: skip
-    """Refit one cell of ``spec`` exactly as the worker did and draw its TV's M samples
-    (``threads``: torch threads, the study's ``--threads``, 1 by default as in every study).
+def refit_cells(spec: StudySpec, n: int, estimator: str, replicates, threads: int = 1):
+    """The study's cells of ``estimator`` at n for the given replicates, refitted exactly as
+    the worker fitted them: (target, [FittedCell per replicate]). ``threads``: torch threads,
+    the study's ``--threads``, 1 by default as in every study.
 
     An ensemble estimator (the DDPM) trains every replicate of the work unit together, as in
-    the study, so that the replicate's network is the one the study scored.
+    the study, so that each replicate's network is the one the study scored.
     """
     entry = ESTIMATORS[estimator]
     if entry.uses_torch:  # as the worker runs it: one thread (reductions, and so the numbers,
         import torch  # depend on the thread count), and no oversubscribed cores
 
         torch.set_num_threads(threads)
-    unit = WorkUnit(spec=spec, n=n, estimator=estimator)
-    cells = unit.cells()
+    cells = WorkUnit(spec=spec, n=n, estimator=estimator).cells()
     target = build_target(spec.target, max(spec.n))
     streams = [c.streams() for c in cells]
     data = [target.sample(c.n, st["data"]) for c, st in zip(cells, streams, strict=True)]
     options = spec.estimator_options(estimator)
     if entry.ensemble:
-        est = entry.build(target, spec, n, options)
-        fitted = est.fit_ensemble(data, [st["fit"] for st in streams])[replicate]
-    else:
-        fitted = entry.build(target, spec, n, options).fit(
-            data[replicate], streams[replicate]["fit"]
+        fitted = entry.build(target, spec, n, options).fit_ensemble(
+            data, [st["fit"] for st in streams]
         )
+    else:
+        fitted = {r: entry.build(target, spec, n, options).fit(data[r], streams[r]["fit"])
+                  for r in replicates}  # fmt: skip
+    return target, [FittedCell(cells[r], target, fitted[r], entry, streams[r]) for r in replicates]
+
+
+def refit_samples(spec: StudySpec, n: int, estimator: str, stored: pd.DataFrame,
+                  replicate: int = 0, keep: int = KEEP, threads: int = 1) -> CellSamples:  # fmt: skip
+    """Refit one cell of ``spec`` exactly as the worker did (``refit_cells``) and draw its TV's
+    M samples."""
+    target, (fit,) = refit_cells(spec, n, estimator, [replicate], threads)
     # the worker's own TV metric on the cell: the same draw from the same streams, in its order
-    fit = FittedCell(cells[replicate], target, fitted, entry, streams[replicate])
     metric = sampled_metric(stored, spec.arm_label(), estimator)
     tv = next(r for r in METRICS["tv"].compute(fit) if r.metric == metric)
     row = stored[(stored["arm"] == spec.arm_label()) & (stored["n"] == n)

@@ -1,7 +1,8 @@
 """Calibration of the sampled TV (docs/tv.md §5): convergence in M for fixed models, and
 simulated rate studies with a known exponent, shaped like the DDPM's.
 
-    python studies/tv_calibration.py [--studies 100] [--out results/tv_calibration]
+    python studies/tv_calibration.py [--studies 100] [--first-study 0]
+                                     [--out results/tv_calibration]
                                      [--skip-convergence] [--rules all|study]
 
 Simulated studies: D = 1, s = 1, n = 250 … 8000 (6 sizes), 3 replicates, M by each rule of
@@ -86,6 +87,9 @@ STUDY_RULE = "C = 0.16, proportional to n (samples_for)"
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--studies", type=int, default=100, help="simulated studies per c")
+    ap.add_argument("--first-study", type=int, default=0,
+                    help="index of the first study (its seeds); a batch on fresh seeds starts "
+                         "where the last one ended")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("results/tv_calibration"))
     ap.add_argument("--skip-convergence", action="store_true")
     ap.add_argument("--rules", default="all",
@@ -96,6 +100,8 @@ def main(argv=None) -> int:
     rules = list(M_RULES) if a.rules == "all" else [STUDY_RULE]
     if a.studies < 1:
         ap.error(f"--studies={a.studies} is not allowed: expected an integer >= 1")
+    if a.first_study < 0:
+        ap.error(f"--first-study={a.first_study} is not allowed: expected an integer >= 0")
     a.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     lines = ["# Calibration of the sampled TV (studies/tv_calibration.py)", ""]
@@ -114,7 +120,7 @@ def main(argv=None) -> int:
             {"M_rule": rule, **simulated_study(c, k, M_RULES[rule])}
             for rule in rules
             for c in (0.5, 1.0)
-            for k in range(a.studies)
+            for k in range(a.first_study, a.first_study + a.studies)
         ]
     )
     sims.to_csv(a.out / "simulated_studies.csv", index=False)

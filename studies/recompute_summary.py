@@ -30,6 +30,8 @@ from minimax.study.pooled import two_stage, unit_label
 PAIRS = (
     ("confirm", "results/confirm", "results/recompute/confirm"),
     ("generative_confirm", "results/generative_confirm", "results/recompute/generative_confirm"),
+    ("generative_confirm, D = 2 DDPM, dpm2m", "results/generative_confirm_dpm2m",
+     "results/recompute/generative_confirm_dpm2m"),
     ("recipe D = 1, s = 1, band", "results/recipe_D1_s1_band",
      "results/recompute/recipe_D1_s1_band"),
     ("recipe D = 2, s = 1.5, smooth", "results/recipe_D2_s1.5_smooth",

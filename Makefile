@@ -58,6 +58,9 @@ PAPER_ADAPTIVITY ?= results/adaptivity
 # "Beside the DDPM: a GAN and a VAE": the confirmatory generative study
 # (studies/generative_confirm.toml)
 PAPER_GENERATIVE ?= results/recompute/generative_confirm
+# its D = 2 DDPM sampled again with dpm2m at the resolution rule's M (studies/generative_confirm_dpm2m.toml),
+# rescored with the four-quarter stability check
+PAPER_GENERATIVE_RESAMPLED ?= results/recompute/generative_confirm_dpm2m
 
 paper: $(STAMP)
 	$(PY) -m minimax.study paper $(PAPER_RESULTS) \
@@ -65,6 +68,7 @@ paper: $(STAMP)
 	    $(if $(wildcard $(PAPER_SAMPLES)/samples.json),--samples $(PAPER_SAMPLES)) \
 	    $(if $(wildcard $(PAPER_ADAPTIVITY)/results.parquet),--adaptivity $(PAPER_ADAPTIVITY)) \
 	    $(if $(wildcard $(PAPER_GENERATIVE)/results.parquet),--generative $(PAPER_GENERATIVE)) \
+	    $(if $(wildcard $(PAPER_GENERATIVE_RESAMPLED)/results.parquet),--generative-resampled $(PAPER_GENERATIVE_RESAMPLED)) \
 	    --out paper
 	@if command -v latexmk >/dev/null 2>&1; then \
 	    cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex; \

@@ -45,7 +45,7 @@ def summarise(sims: pd.DataFrame) -> pd.DataFrame:
                      "bias": f"{bias:+.4f} ± {se:.4f}",
                      "bias_vs_0.01": _judge(bias - 1.96 * se, bias + 1.96 * se, BIAS_GOAL,
                                             higher_is_better=False),
-                     "coverage": f"{hits / k:.0%} [{lo:.0%}, {hi:.0%}]",
+                     "coverage": f"{hits}/{k} = {hits / k:.1%} [{lo:.1%}, {hi:.1%}]",
                      "coverage_vs_90%": _judge(lo, hi, COVERAGE_GOAL, higher_is_better=True),
                      "flagged_rows": f"{g['flagged'].mean():.2f}"})  # fmt: skip
     return pd.DataFrame(rows)

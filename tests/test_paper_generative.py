@@ -70,3 +70,19 @@ def test_without_a_folder_the_section_says_so(tmp_path):
     files, macros = generative_outputs(None, tmp_path / "f", tmp_path / "t", tmp_path / "x")
     assert (tmp_path / "x" / "generative.tex").read_text() == ABSENT_TEX
     assert macros == {"GenerativeFolder": "---"}
+
+
+def test_a_resampled_study_adds_its_own_paragraph_with_its_sampler_m_and_exponent(tmp_path):
+    resampled = ROOT / "results" / "recompute" / "generative_confirm_dpm2m"
+    generative_outputs(STUDY, tmp_path / "f", tmp_path / "t", tmp_path / "x", figures=False,
+                       resampled=resampled)  # fmt: skip
+    text = (tmp_path / "x" / "generative.tex").read_text()
+    tail = text.split("sampled again", 1)[1]
+    rows = pd.read_parquet(resampled / "results.parquet")
+    ddpm = rows[(rows.metric == "tv") & (rows.estimator == "ddpm")]
+    assert "\\texttt{dpm2m}" in tail.split(":", 1)[0]
+    assert f"{int(ddpm.m.max()):,}".replace(",", "{,}") in tail
+    fits = pd.read_csv(resampled / "fits.csv")
+    f = fits[(fits.metric == "tv") & (fits.estimator == "ddpm")].iloc[0]
+    assert f"{f.exponent:.3f} [{f.ci_low:.3f}, {f.ci_high:.3f}]" in tail
+    assert tail.count("\\paragraph{") == rows.arm.nunique()

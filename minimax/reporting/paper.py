@@ -304,13 +304,15 @@ def _samples_figure(folder, figdir: Path) -> tuple[list[Path], str, str]:
 
 
 def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
-                ablations=None, samples=None, adaptivity=None, generative=None) -> Paper:  # fmt: skip
+                ablations=None, samples=None, adaptivity=None, generative=None,
+                generative_resampled=None) -> Paper:  # fmt: skip
     """Write the paper's figures, tables, macros and text from stored results folders alone.
     ``ablations``: the folder holding the score-error step-budget ablation
     (``score_steps_x{1,2,4}``; default: ``ablations`` beside ``results_dir``); ``samples``: a
     folder written by the ``samples`` command, drawn as the samples figure; ``adaptivity``:
     the adaptivity study's results folder, its section (:mod:`.paper_adaptivity`);
-    ``generative``: the GAN/VAE study's, its section (:mod:`.paper_generative`)."""
+    ``generative``: the GAN/VAE study's, its section (:mod:`.paper_generative`);
+    ``generative_resampled``: that study's DDPM sampled again, paragraphs in the same section."""
     out = Path(out)
     data = load_study(results_dir, measure_targets=True)
     explored = [load_study(d) for d in exploration]
@@ -385,10 +387,13 @@ def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
     macros["BudgetAbsent"] = latex_escape(", ".join(absent) or "none")
     macros["NumExploration"] = str(len(explored))
     macros["SamplesSentence"] = samples_sentence
+    from functools import partial
+
     from minimax.reporting.paper_adaptivity import adaptivity_outputs
     from minimax.reporting.paper_generative import generative_outputs
 
-    for build, folder in ((adaptivity_outputs, adaptivity), (generative_outputs, generative)):
+    generative_build = partial(generative_outputs, resampled=generative_resampled)
+    for build, folder in ((adaptivity_outputs, adaptivity), (generative_build, generative)):
         written, extra_macros = build(folder, figdir, tabdir, out / "text", figures)
         files += written
         macros.update(extra_macros)

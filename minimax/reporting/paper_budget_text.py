@@ -30,9 +30,10 @@ def budget_words(data: StudyData, unit: str) -> str:
     """One unit's budget in prose: the parts at the smallest and the largest n with their 95%
     CIs, the design share, the largest part, and the learned part's own exponent. Where the
     oracle-score TV is unresolved at the DDPM's M (or absent), the sampler and the learned score
-    are one remainder, TV − blur, and the text says so."""
+    are one remainder, TV − blur, and the text says so. Without a blur or a learned part (a
+    study that scored the TV alone) there is nothing to split, and the text is empty."""
     b = data.budgets.get(unit)
-    if b is None or b.empty or not {"blur", "learned", "unsplit"} & set(b.columns):
+    if b is None or b.empty or not {"blur", "learned"} & set(b.columns):
         return ""
     n0, n1 = int(b.index[0]), int(b.index[-1])
     names = {"blur": "early-stop blur", "sampler": "sampler", "learned": "learned score",

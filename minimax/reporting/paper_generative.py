@@ -6,6 +6,8 @@ CIs, the paired slope differences between the models and against the KDE, and th
 of issue 16 read off the stored rows (each model's mean TV below both trivial baselines' at
 every n ≥ ``BEATS_FROM``, and whether its TV falls with n: an exponent whose CI lies above 0).
 Every number is read from the folder (:func:`~minimax.reporting.paper_data.load_study`).
+A second folder, the same study's DDPM networks sampled again (another sampler or M), adds one
+paragraph per arm, read the same way as the headline's (:func:`.paper_arms.arm_paragraph`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from minimax.reporting.paper_adaptivity import pair_table
+from minimax.reporting.paper_arms import arm_paragraph
 from minimax.reporting.paper_data import StudyData, load_study
 from minimax.reporting.paper_format import latex_escape, short_verdict, tex_ci, tex_num
 from minimax.reporting.paper_tables import TEX_NAMES, exponent_table
+from minimax.study.calibration import MAX_OFFSET as GATE
 
 #: the models the section compares, and the control each is paired with
 MODELS = ("ddpm", "gan", "vae")
@@ -102,6 +106,41 @@ def generative_text(data: StudyData) -> str:
     return "\n\n".join(paras) + "\n"
 
 
+def _offset_words(data: StudyData, arm: str) -> str:
+    """The KDE's calibration offset in one arm, with its CI's width against the gate's."""
+    cal = next((c for c in data.calibration if c.arm == arm and c.measured), None)
+    if cal is None:
+        return " The KDE's calibration offset is not measured in this arm."
+    half = (cal.ci_high - cal.ci_low) / 2
+    return (f" The KDE's calibration offset (its exponent from sampled TVs at the DDPM's $M$ minus "
+            f"the exact one) is {tex_num(cal.difference, signed=True)} "
+            f"{tex_ci(cal.ci_low, cal.ci_high, signed=True)} ({cal.sizes} sizes, {cal.pairs} "
+            f"pairs): within the $\\pm{tex_num(GATE, 2)}$ gate as a point only, the half-width of "
+            f"its 95\\% CI {tex_num(half / GATE, 1)} times the gate."
+            if abs(cal.difference) <= GATE else
+            f" The KDE's calibration offset is {tex_num(cal.difference, signed=True)} "
+            f"{tex_ci(cal.ci_low, cal.ci_high, signed=True)}, past the $\\pm{tex_num(GATE, 2)}$ gate.")  # fmt: skip
+
+
+def resampled_text(data: StudyData) -> str:
+    """The paragraphs of a study whose DDPM fits were sampled again: which sampler and M (read
+    off its tv rows), then per arm the exponent, the rows left out, the verdict with its
+    calibration gate, the KDE and the pair, as for the headline study."""
+    tv = data.df[(data.df["metric"] == "tv") & (data.df["estimator"] == "ddpm")]
+    samplers = ", ".join(sorted(str(v) for v in tv["sampler"].dropna().unique())) or "?"
+    m = tv["m"].dropna()
+    ms = (f"$M = {tex_num(int(m.min()))}$ to ${tex_num(int(m.max()))}$ samples per TV estimate"
+          if len(m) else "the study's $M$")  # fmt: skip
+    intro = (f"The DDPM's networks of this study sampled again with the "
+             f"\\texttt{{{latex_escape(samplers)}}} sampler at {ms} "
+             f"(\\texttt{{{latex_escape(str(data.folder).rstrip('/'))}}}; the training sets "
+             "and seeds are the study's, so the fits are the same and only the sampler and "
+             "$M$ differ):")  # fmt: skip
+    paras = [arm_paragraph(data, arm).rstrip("\n") + _offset_words(data, arm) + "\n"
+             for arm, _, _ in data.arms]  # fmt: skip
+    return "\\medskip\\noindent " + intro + "\n\n" + "\n".join(paras)
+
+
 def _pairs(data: StudyData) -> list:
     out = []
     for arm, D, _ in data.arms:
@@ -128,11 +167,13 @@ TABLES_TEX = (
 )
 
 
-def generative_outputs(folder, figdir: Path, tabdir: Path, textdir: Path,
-                       figures: bool = True) -> tuple[list[Path], dict[str, str]]:  # fmt: skip
+def generative_outputs(folder, figdir: Path, tabdir: Path, textdir: Path, figures: bool = True,
+                       resampled=None) -> tuple[list[Path], dict[str, str]]:  # fmt: skip
     """Write ``tables/generative[_pairs].tex|md``, ``text/generative.tex`` and (``figures``)
     one rate figure per arm with ``figures/generative.tex``; return the files and the macros
-    (``GenerativeFolder``). Without ``folder`` the text says so."""
+    (``GenerativeFolder``). Without ``folder`` the text says so. ``resampled``: a results
+    folder of the same study's DDPM sampled again, its paragraphs after the tables
+    (:func:`resampled_text`)."""
     from minimax.reporting.paper import _write_text, figure_env
 
     if folder is None:
@@ -144,7 +185,10 @@ def generative_outputs(folder, figdir: Path, tabdir: Path, textdir: Path,
                     ("generative_pairs", pair_table(_pairs(data)))):  # fmt: skip
         files.append(_write_text(tabdir / f"{name}.tex", t.latex()))
         files.append(_write_text(tabdir / f"{name}.md", t.markdown()))
-    body = generative_text(data) + TABLES_TEX + ("\\input{figures/generative}\n" if figures else "")
+    body = generative_text(data) + TABLES_TEX
+    if resampled is not None:
+        body += "\n" + resampled_text(load_study(resampled))
+    body += "\\input{figures/generative}\n" if figures else ""
     files.append(_write_text(textdir / "generative.tex", body))
     if figures:
         from minimax.reporting.figures import plot_rates

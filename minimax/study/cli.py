@@ -285,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, what in (
         ("--adaptivity", "the adaptivity study's (studies/adaptivity.toml)"),
         ("--generative", "the GAN/VAE study's (studies/generative_confirm.toml)"),
+        (
+            "--generative-resampled",
+            "that study's DDPM sampled again (studies/generative_confirm_dpm2m.toml)",
+        ),
     ):
         paper.add_argument(flag, default=None, metavar="DIR", help=f"{what} results folder, "
                            "its section")  # fmt: skip
@@ -389,7 +393,7 @@ def main(argv=None) -> int:
             table = store.read_table(args.dir)  # the one user error report can meet
             for folder in getattr(args, "exploration", None) or []:
                 store.read_table(folder)
-            for extra in ("adaptivity", "generative"):
+            for extra in ("adaptivity", "generative", "generative_resampled"):
                 if getattr(args, extra, None):
                     store.read_table(getattr(args, extra))
             if getattr(args, "samples", None):

@@ -37,6 +37,7 @@ def run_command(args, table) -> int:
             samples=args.samples,
             adaptivity=args.adaptivity,
             generative=args.generative,
+            generative_resampled=args.generative_resampled,
         )
         print(
             f"{len(paper.fits)} fits; {len(paper.macros)} macros; budget components absent: "

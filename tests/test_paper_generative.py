@@ -86,3 +86,20 @@ def test_a_resampled_study_adds_its_own_paragraph_with_its_sampler_m_and_exponen
     f = fits[(fits.metric == "tv") & (fits.estimator == "ddpm")].iloc[0]
     assert f"{f.exponent:.3f} [{f.ci_low:.3f}, {f.ci_high:.3f}]" in tail
     assert tail.count("\\paragraph{") == rows.arm.nunique()
+
+
+def test_a_verdict_that_changes_with_a_log_factor_says_so_with_the_stored_k_fits(tmp_path):
+    resampled = ROOT / "results" / "recompute" / "generative_confirm_dpm2m"
+    generative_outputs(STUDY, tmp_path / "f", tmp_path / "t", tmp_path / "x", figures=False,
+                       resampled=resampled)  # fmt: skip
+    tail = (tmp_path / "x" / "generative.tex").read_text().split("sampled again", 1)[1]
+    fits = pd.read_csv(resampled / "fits.csv")
+    f = fits[(fits.metric == "tv") & (fits.estimator == "ddpm")].iloc[0]
+    changes = len({f["verdict_k0"].split()[0], f["verdict_k0.5"].split()[0]}) > 1
+    assert ("The verdict assumes no log factor" in tail) == changes
+    if changes:
+        assert f"$k=\\tfrac12$ gives {f['exponent_k0.5']:.3f}" in tail
+        assert (
+            f"any $k\\in[0,1]$ the 95\\% CI is [{f.ci_low_any_k:.3f}, {f.ci_high_any_k:.3f}]"
+            in tail
+        )

@@ -17,6 +17,7 @@ from minimax.reporting.paper_format import (
     design_phrase,
     join_words,
     split_note,
+    tex_ci,
     tex_num,
     verdict_phrase,
 )
@@ -94,6 +95,22 @@ def _verdict_words(f) -> str:
     return text
 
 
+def _log_factor_words(f) -> str:
+    """Where the verdict's kind changes under n^(−a)(log n)^k, k ∈ {0, ½, 1}: the other k's
+    exponents and the CI allowing any k in [0, 1] (docs/verdicts.md)."""
+    if not getattr(f, "depends_on_k", False):
+        return ""
+    from minimax.study.verdicts import verdict_kind
+
+    k_words = {0.5: "$k=\\tfrac12$", 1.0: "$k=1$"}
+    other = [f"{k_words.get(float(r.k), f'$k={r.k:g}$')} gives {tex_num(r.exponent)} "
+             f"{tex_ci(r.ci_low, r.ci_high)} ({verdict_kind(r.verdict).lower()})"
+             for r in f.log_factors.itertuples() if float(r.k) != 0.0]  # fmt: skip
+    lo, hi = f.k_hull
+    return (f"The verdict assumes no log factor: under $n^{{-a}}(\\log n)^k$, {join_words(other)}; "
+            f"allowing any $k\\in[0,1]$ the 95\\% CI is {tex_ci(lo, hi)}.")  # fmt: skip
+
+
 def arm_paragraph(data: StudyData, arm: str) -> str:
     """The results of one unit (an arm, or a group of target seeds) as a LaTeX paragraph."""
     out = [f"\\paragraph{{{arm_words(data, arm)}.}}"]
@@ -110,6 +127,7 @@ def arm_paragraph(data: StudyData, arm: str) -> str:
             out.append(f"The DDPM's TV exponent is {_verdict_words(f)}.")
         if not pooled:
             out.append(_excluded_words(f).strip())
+        out.append(_log_factor_words(f))
         tv = _mean_tv(data, arm, "ddpm")
         if tv:
             out.append(f"Its TV ({mean}) goes from {tv}.")

@@ -19,6 +19,7 @@ from pathlib import Path
 import _this_tree  # noqa: F401  (first: this checkout's package, not the editable install's)
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
+from tv_calibration import markdown  # this script's folder is on sys.path
 
 from minimax.study.tv_simulation import EXPONENT
 
@@ -51,12 +52,6 @@ def summarise(sims: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _markdown(df: pd.DataFrame) -> str:
-    head = "| " + " | ".join(df.columns) + " |"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, "|" + "---|" * df.shape[1], *body])
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("batches", type=Path, nargs="+", help="simulated_studies.csv files")
@@ -79,9 +74,14 @@ def main(argv=None) -> int:
     for f in frames:
         idx = f["study"]
         lines += [f"## {f['batch'].iloc[0]} (studies {idx.min()}-{idx.max()})", "",
-                  _markdown(summarise(f)), ""]  # fmt: skip
+                  markdown(summarise(f).set_index(["M_rule", "c"])), ""]  # fmt: skip
     if len(frames) > 1:
-        lines += [f"## Pooled ({len(frames)} batches)", "", _markdown(summarise(sims)), ""]
+        lines += [
+            f"## Pooled ({len(frames)} batches)",
+            "",
+            markdown(summarise(sims).set_index(["M_rule", "c"])),
+            "",
+        ]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -29,6 +29,8 @@ from minimax.study.pooled import two_stage, unit_label
 #: (label, the study as first run, the recomputed study)
 PAIRS = (
     ("confirm", "results/confirm", "results/recompute/confirm"),
+    ("confirm, rescored with the four-quarter check", "results/recompute/confirm",
+     "results/recompute/confirm_quarter_check"),
     ("generative_confirm", "results/generative_confirm", "results/recompute/generative_confirm"),
     ("generative_confirm, D = 2 DDPM, dpm2m", "results/generative_confirm_dpm2m",
      "results/recompute/generative_confirm_dpm2m"),

@@ -39,6 +39,7 @@ from minimax.reporting.paper_text import (
     tuning_sentence,
     verdict_tally,
 )
+from minimax.study.verdicts import verdict_kind
 
 _REASONS = {"flag rising": "flagged rising ({})", "flag unresolved": "flagged unresolved",
             "flag below_rule": "scored at fewer samples than the resolution rule's $M$ ({})",
@@ -100,8 +101,6 @@ def _log_factor_words(f) -> str:
     exponents and the CI allowing any k in [0, 1] (docs/verdicts.md)."""
     if not getattr(f, "depends_on_k", False):
         return ""
-    from minimax.study.verdicts import verdict_kind
-
     k_words = {0.5: "$k=\\tfrac12$", 1.0: "$k=1$"}
     other = [f"{k_words.get(float(r.k), f'$k={r.k:g}$')} gives {tex_num(r.exponent)} "
              f"{tex_ci(r.ci_low, r.ci_high)} ({verdict_kind(r.verdict).lower()})"

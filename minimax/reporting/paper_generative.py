@@ -22,6 +22,7 @@ from minimax.reporting.paper_data import StudyData, load_study
 from minimax.reporting.paper_format import latex_escape, short_verdict, tex_ci, tex_num
 from minimax.reporting.paper_tables import TEX_NAMES, exponent_table
 from minimax.study.calibration import MAX_OFFSET as GATE
+from minimax.study.calibration import gating_pair
 
 #: the models the section compares, and the control each is paired with
 MODELS = ("ddpm", "gan", "vae")
@@ -107,9 +108,10 @@ def generative_text(data: StudyData) -> str:
 
 
 def _offset_words(data: StudyData, arm: str) -> str:
-    """The KDE's calibration offset in one arm, with its CI's width against the gate's."""
-    cal = next((c for c in data.calibration if c.arm == arm and c.measured), None)
-    if cal is None:
+    """The gating control's calibration offset in one arm, with its CI's width against the
+    gate's."""
+    cal = gating_pair([c for c in data.calibration if c.arm == arm])
+    if cal is None or not cal.measured:
         return " The KDE's calibration offset is not measured in this arm."
     half = (cal.ci_high - cal.ci_low) / 2
     return (f" The KDE's calibration offset (its exponent from sampled TVs at the DDPM's $M$ minus "

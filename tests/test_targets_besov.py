@@ -165,6 +165,7 @@ def test_default_levels_follow_n_max():
         (dict(D=2, s=0.9, p=1.0), "s="),  # s must exceed D(1/p - 1/2) = 1
         (dict(D=1, s=1.0, j0=5, J=4), "J="),
         (dict(D=3, s=1.0, J=10), "J="),  # level too fine to evaluate in memory
+        (dict(D=8, s=1.5), "D="),  # even the coarsest level does not fit: the user typed D
         (dict(D=1, s=1.0, amplitude=float("nan")), "amplitude="),
         (dict(D=1, s=1.0, amplitude=1e6), "amplitude="),
         (dict(D=1, s=1.0, tilt=1.0), "tilt="),

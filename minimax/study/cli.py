@@ -8,124 +8,39 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
-import os
 import sys
 from pathlib import Path
 
+from minimax.study.cli_args import (
+    Parser,
+    UsageError,
+    add_run_options,
+    formatter,
+    samples_arg,
+    unit_arg,
+)
 from minimax.study.samples_cli import add_samples_parser, samples_plan, samples_run
-from minimax.study.spec import BACKENDS, BOUNDARIES, PRESETS, SIZINGS
+from minimax.study.spec import BOUNDARIES, PRESETS, SIZINGS
 
 PROG = "python -m minimax.study"
 
 
-class UsageError(Exception):
-    """Bad command-line input: one line on stderr, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs):  # --estimator is not --estimators, --d not --device
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message):  # argparse would print the usage too; one line is the contract
-        raise UsageError(message)
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default, except where the help text already says it."""
-
-    def _get_help_string(self, action):
-        if action.default is None or "default" in (action.help or ""):
-            return action.help
-        if isinstance(action.default, bool) or action.default == []:
-            return action.help
-        return super()._get_help_string(action)
-
-
-def _formatter(prog):
-    return _HelpFormatter(prog, max_help_position=30, width=100)
-
-
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("how to run (changes no number)")
-    g.add_argument(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="parallel workers (processes); each uses --threads torch/BLAS threads",
-    )
-    g.add_argument("--threads", type=int, default=1, help="torch/BLAS threads per worker")
-    g.add_argument(
-        "--gpus",
-        default="auto",
-        help="GPU worker slots: torch cells run one worker per GPU, pinned to cuda:0..N-1, the "
-        "other --jobs workers run the CPU-only cells; auto: every visible GPU when a torch "
-        "estimator runs on CUDA, else 0; 0: any worker runs any cell",
-    )
-    g.add_argument("--backend", choices=BACKENDS, default="loky", help="joblib backend")
-    g.add_argument(
-        "--scheduler",
-        default=None,
-        help="dask scheduler address (tcp://host:8786) of a running cluster; "
-        "default with --backend dask: a LocalCluster on 127.0.0.1",
-    )
-    g.add_argument("--out", default=None, help="results folder (default: results/<study name>)")
-    g.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
-    g.add_argument("--quiet", action="store_true", help="no progress bar, only the final report")
-    g.add_argument(
-        "--keep-failed",
-        action="store_true",
-        help="reuse stored cells that failed (by default a rerun computes them again)",
-    )
-    g.add_argument("-v", "--verbose", action="store_true", help="log every finished cell")
-
-
-def _samples_arg(text: str):
-    """--M: an integer or "auto" (the range check is the spec's)."""
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"M={text!r} is not allowed: expected an integer in [100, 100000000] or 'auto'"
-        ) from None
-
-
-def _unit_arg(name: str):
-    """--margin / --width: a number in (0, 1) (the range check names the parameter)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (0 < value < 1):
-            raise argparse.ArgumentTypeError(
-                f"{name}={text!r} is not allowed: expected a number > 0 and < 1"
-            )
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog=PROG,
         description="Measure how fast density estimators (diffusion models and controls) learn "
         "a density of Besov smoothness s in D dimensions, against the minimax exponent "
         "s/(2s+D).",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     rate = sub.add_parser(
         "rate",
         help="one rate study: error vs n for one target",
         description="Run one rate study (one target, a grid of n, replicates, estimators), fit "
         "the exponent of each estimator and compare it with the theory.",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     t = rate.add_argument_group("the target")
     t.add_argument("--D", type=int, default=2, help="dimension of the cube [-1,1]^D")
@@ -188,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--M",
-        type=_samples_arg,
+        type=samples_arg,
         default=None,
         help="samples of each fitted model per TV evaluation: an integer, or auto (M per n by "
         "the resolution rule 4^D n/(2πC²), proportional to n; see metrics.sample_size) "
@@ -216,27 +131,27 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--name", default=None, help="study name (default: rate-<target>-D..-s..)")
     d.add_argument(
         "--margin",
-        type=_unit_arg("margin"),
+        type=unit_arg("margin"),
         default=0.05,
         help="equivalence margin δ of the verdicts, fixed before the run: 'equivalent to "
         "theory' needs the 90%% CI inside s/(2s+D) ± δ (two one-sided tests; stored in "
         "study.json)",
     )
-    _add_run_options(rate)
+    add_run_options(rate)
 
     sweep = sub.add_parser(
         "sweep",
         help="a grid of rate studies from a TOML study file",
         description="Run every grid point of a TOML study file (see studies/quick.toml).",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     sweep.add_argument("file", help="TOML study file")
-    _add_run_options(sweep)
+    add_run_options(sweep)
 
     report = sub.add_parser(
         "report",
         help="tables, fits and figures from a results folder (no recomputation)",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     report.add_argument("dir", help="results folder written by rate or sweep")
     report.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
@@ -253,12 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="From a pilot results folder, the CI half-width each fit reached and the "
         "replicates (same n) or sizes of n (same spacing and replicates) that would reach "
         "--width, projected from the fit's residual variance (docs/verdicts.md).",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     plan.add_argument("dir", help="pilot results folder written by rate or sweep")
     plan.add_argument(
         "--width",
-        type=_unit_arg("width"),
+        type=unit_arg("width"),
         default=None,
         help="target half-width of the 90%% CI (the TOST's) (default: each arm's margin)",
     )
@@ -269,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the rate plots, the exponent figure, the error-budget figures, "
         "the tables (LaTeX booktabs and Markdown) and macros.tex for paper/main.tex from a "
         "stored results folder alone.",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     paper.add_argument("dir", help="results folder written by rate or sweep")
     paper.add_argument(
@@ -302,12 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
         "headline study DIR",
     )
 
-    add_samples_parser(sub, _formatter)
+    add_samples_parser(sub, formatter)
 
     sub.add_parser(
         "list",
         help="targets, estimators, metrics, samplers and presets",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     return parser
 

@@ -128,6 +128,14 @@ class BesovDensity(Target):
             # the default never exceeds what fits in memory (D >= 4 hits this first)
             J_mem = max(j for j in range(0, 31) if (2**j + r) ** D <= MAX_COEFFICIENTS)
             J = max(min(default_J(D, s, j0, n_max), J_mem), j0)
+            if (2**J + r) ** D > MAX_COEFFICIENTS:  # even the coarsest level is too fine
+                fits = [d for d in range(1, D) if (2 ** default_j0(d, r, band) + r) ** d
+                        <= MAX_COEFFICIENTS]  # fmt: skip
+                raise ValueError(
+                    f"D={D!r} is not allowed for the Besov target with s={s:g}: its coarsest "
+                    f"level j0={J} has {(2**J + r) ** D:.3g} coefficients > {MAX_COEFFICIENTS} "
+                    f"(memory); use D <= {max(fits, default=1)}"
+                )
         else:
             J = check_int("J", J, low=0)
         if J < j0:

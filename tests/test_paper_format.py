@@ -14,6 +14,7 @@ from minimax.reporting.paper_format import (
     tally,
     tex_cell,
     tex_ci,
+    tex_exp,
     tex_num,
     verdict_class,
     verdict_phrase,
@@ -43,6 +44,14 @@ def test_a_small_positive_value_never_prints_as_zero():
     for v in (4e-4, 9e-4, 0.0004, 0.0049):
         assert tex_num(v) not in ("0.000", "0.00", "0")
     assert tex_ci(-0.1244, -0.0042) == "[\\ensuremath{-0.124}, \\ensuremath{-0.004}]"
+
+
+def test_an_exponent_prints_at_its_absolute_accuracy():
+    # the uniform baseline's exponent is 0 up to float noise: it must read 0.000, not 2e-16
+    assert tex_exp(-2.2e-16) == "0.000" and tex_exp(6.5e-29) == "0.000"
+    assert tex_exp(0.2886) == "0.289" and tex_exp(-0.0104) == "\\ensuremath{-0.010}"
+    assert tex_exp(0.013, signed=True) == "\\ensuremath{+0.013}"
+    assert tex_ci(-1.6e-7, 1.6e-7) == "[0.000, 0.000]"
 
 
 def test_tex_cell_turns_exponents_and_minus_signs_into_latex():

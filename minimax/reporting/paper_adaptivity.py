@@ -19,6 +19,7 @@ from minimax.reporting.paper_format import (
     short_verdict,
     tex_cell,
     tex_ci,
+    tex_exp,
     tex_num,
     tex_p,
 )
@@ -38,7 +39,7 @@ def _name(est: str) -> str:
 def _fit_words(f) -> str:
     if f is None or not f.measured:
         return "not measured"
-    return f"$\\hat a = {tex_num(f.exponent)}$ {tex_ci(f.ci_low, f.ci_high)}"
+    return f"$\\hat a = {tex_exp(f.exponent)}$ {tex_ci(f.ci_low, f.ci_high)}"
 
 
 def _pair_words(p: PairedFit | None) -> str:

@@ -18,6 +18,7 @@ from minimax.reporting.paper_format import (
     join_words,
     split_note,
     tex_ci,
+    tex_exp,
     tex_num,
     verdict_phrase,
 )
@@ -61,8 +62,8 @@ def _excluded_words(f) -> str:
         parts.append(f"{count_words(k, 'row')} {what}")
     text = f" The fit leaves out {join_words(parts)}."
     if math.isfinite(f.flagged_exponent):
-        text += (f" Kept, the flagged rows give {tex_num(f.flagged_exponent)} "
-                 f"[{tex_num(f.flagged_ci_low)}, {tex_num(f.flagged_ci_high)}], indicative only.")  # fmt: skip
+        text += (f" Kept, the flagged rows give {tex_exp(f.flagged_exponent)} "
+                 f"[{tex_exp(f.flagged_ci_low)}, {tex_exp(f.flagged_ci_high)}], indicative only.")  # fmt: skip
     return text
 
 
@@ -84,7 +85,7 @@ def _pooled_words(f) -> str:
     seeds = ", ".join(str(int(v)) for v in f.seeds)
     text = f"pooled over {count_words(f.J, 'seed')} ({seeds}; {f.model})"
     if len(a) > 1:
-        text += f", per-seed exponents {tex_num(float(a.min()))} to {tex_num(float(a.max()))}"
+        text += f", per-seed exponents {tex_exp(float(a.min()))} to {tex_exp(float(a.max()))}"
     return text
 
 
@@ -102,7 +103,7 @@ def _log_factor_words(f) -> str:
     if not getattr(f, "depends_on_k", False):
         return ""
     k_words = {0.5: "$k=\\tfrac12$", 1.0: "$k=1$"}
-    other = [f"{k_words.get(float(r.k), f'$k={r.k:g}$')} gives {tex_num(r.exponent)} "
+    other = [f"{k_words.get(float(r.k), f'$k={r.k:g}$')} gives {tex_exp(r.exponent)} "
              f"{tex_ci(r.ci_low, r.ci_high)} ({verdict_kind(r.verdict).lower()})"
              for r in f.log_factors.itertuples() if float(r.k) != 0.0]  # fmt: skip
     lo, hi = f.k_hull

@@ -97,13 +97,15 @@ def tex_cell(text: str) -> str:
 
 
 # -- numbers in running text ------------------------------------------------------------------
-def tex_num(value, digits: int = 3, sig: int = 2, signed: bool = False) -> str:
+def tex_num(value, digits: int = 3, sig: int = 2, signed: bool = False, fixed: bool = False) -> str:
     """A number for a sentence or a macro, valid in text and in math mode.
 
     Integers keep every digit (``41{,}000`` from 10,000 on). Other values get ``digits``
     decimals; one whose decimals would show fewer than ``sig`` significant digits gets ``sig``
     significant digits instead (0.0073, never "0.000"), and below 10⁻³ the form 7.3×10⁻⁵.
-    ``signed``: a leading + on positive values (differences). NaN/None: ``---``.
+    ``signed``: a leading + on positive values (differences). ``fixed``: always ``digits``
+    decimals, for quantities known to an absolute accuracy (exponents, their ratios), so that
+    float noise such as 2×10⁻¹⁶ reads 0.000. NaN/None: ``---``.
     """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "---"
@@ -116,8 +118,8 @@ def tex_num(value, digits: int = 3, sig: int = 2, signed: bool = False) -> str:
         return _math(sign + text) if (sign or "{,}" in text) else text
     v = float(value)
     a = abs(v)
-    if a == 0:
-        text = f"{0:.{digits}f}"
+    if a == 0 or fixed:
+        text = f"{a:.{digits}f}"
     elif a < 1e-3:
         mant, exp = f"{a:.{sig - 1}e}".split("e")
         text = f"{mant}\\times10^{{{int(exp)}}}"
@@ -136,9 +138,16 @@ def _math(text: str) -> str:
     return f"\\ensuremath{{{text}}}"
 
 
+def tex_exp(value, signed: bool = False) -> str:
+    """An exponent (or a difference of exponents) for a sentence: three decimals always, the
+    accuracy any fit here has, so that float noise reads 0.000."""
+    return tex_num(value, 3, signed=signed, fixed=True)
+
+
 def tex_ci(low: float, high: float, digits: int = 3, signed: bool = False) -> str:
-    """``[low, high]`` for a sentence."""
-    lo, hi = tex_num(low, digits, 1, signed), tex_num(high, digits, 1, signed)
+    """``[low, high]`` of an exponent or a difference of exponents for a sentence, at a fixed
+    ``digits`` decimals."""
+    lo, hi = tex_num(low, digits, 1, signed, True), tex_num(high, digits, 1, signed, True)
     return f"[{lo}, {hi}]"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from minimax.reporting.figures import target_title
 from minimax.reporting.paper_data import StudyData
-from minimax.reporting.paper_format import join_words, latex_escape, tex_ci, tex_num
+from minimax.reporting.paper_format import join_words, latex_escape, tex_ci, tex_exp
 
 #: estimators in running text
 NAMES = {"ddpm": "the DDPM", "kde": "the KDE", "ddpm-fixed-tmin": "the DDPM with frozen $\\underline{T}$",
@@ -33,7 +33,7 @@ def arm_words(data: StudyData, arm: str) -> str:
 
 def fit_words(f) -> str:
     """ "0.185 [0.095, 0.275] against 0.250" """
-    return f"{tex_num(f.exponent)} {tex_ci(f.ci_low, f.ci_high)} against {tex_num(f.theory)}"
+    return f"{tex_exp(f.exponent)} {tex_ci(f.ci_low, f.ci_high)} against {tex_exp(f.theory)}"
 
 
 def arm_phrase(data: StudyData, arm: str) -> str:

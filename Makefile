@@ -57,8 +57,9 @@ PAPER_SAMPLES ?= results/confirm_samples
 # "Does a diffusion model adapt?": the sparse-target study (studies/adaptivity.toml)
 PAPER_ADAPTIVITY ?= results/adaptivity
 # "Beside the DDPM: a GAN and a VAE": the confirmatory generative study
-# (studies/generative_confirm.toml)
-PAPER_GENERATIVE ?= results/recompute/generative_confirm
+# (studies/generative_confirm.toml), rescored with the four-quarter stability check
+# (studies/generative_confirm_rescore.toml: D = 1 every model, D = 2 all but the DDPM)
+PAPER_GENERATIVE ?= results/recompute/generative_confirm_rescore
 # its D = 2 DDPM sampled again with dpm2m at the resolution rule's M (studies/generative_confirm_dpm2m.toml),
 # rescored with the four-quarter stability check
 PAPER_GENERATIVE_RESAMPLED ?= results/recompute/generative_confirm_dpm2m

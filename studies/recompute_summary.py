@@ -32,6 +32,9 @@ PAIRS = (
     ("confirm, rescored with the four-quarter check", "results/recompute/confirm",
      "results/recompute/confirm_quarter_check"),
     ("generative_confirm", "results/generative_confirm", "results/recompute/generative_confirm"),
+    ("generative_confirm, rescored with the four-quarter check (D = 2: GAN, VAE, KDE at the "
+     "rule's M)", "results/recompute/generative_confirm",
+     "results/recompute/generative_confirm_rescore"),
     ("generative_confirm, D = 2 DDPM, dpm2m", "results/generative_confirm_dpm2m",
      "results/recompute/generative_confirm_dpm2m"),
     ("recipe D = 1, s = 1, band", "results/recipe_D1_s1_band",
@@ -152,6 +155,8 @@ def compare(label: str, old: dict, new: dict) -> list[dict]:
                             "new verdict": "" if pn is None else str(pn["verdict"])})  # fmt: skip
         for arm in arms:
             fo, fn = (_fit_row(d["fits"], arm, est) for d in (old, new))
+            if fn is None:  # not part of the rerun (a rescoring of some models only)
+                continue
             out.append({"study": label, "arm": arm, "estimator": est,
                         "old": _exp(fo) + _used(fo), "new": _exp(fn) + _used(fn),
                         "new rows": _flags(new["rows"], [arm], est),

@@ -103,3 +103,25 @@ def test_a_verdict_that_changes_with_a_log_factor_says_so_with_the_stored_k_fits
             f"any $k\\in[0,1]$ the 95\\% CI is [{f.ci_low_any_k:.3f}, {f.ci_high_any_k:.3f}]"
             in tail
         )
+
+
+def test_an_arm_without_the_ddpm_says_where_it_is_scored_and_every_arm_states_its_offset(tmp_path):
+    # the rescored study scores the D = 2 DDPM in another folder (generative_confirm_dpm2m)
+    study = ROOT / "results" / "recompute" / "generative_confirm_rescore"
+    resampled = ROOT / "results" / "recompute" / "generative_confirm_dpm2m"
+    generative_outputs(study, tmp_path / "f", tmp_path / "t", tmp_path / "x", figures=False,
+                       resampled=resampled)  # fmt: skip
+    head = (tmp_path / "x" / "generative.tex").read_text().split("\\begin{table*}", 1)[0]
+    paragraphs = [p for p in head.split("\n\n") if p.startswith("At $D")]
+    d2 = next(p for p in paragraphs if p.startswith("At $D = 2$"))
+    assert "DDPM is not scored in this folder (its fits are scored in the paragraph after" in d2
+    assert "DDPM's TV" not in d2 and "GAN's TV" in d2
+    pairs = pd.read_csv(study / "paired.csv")
+    cal = pairs[(pairs["first"] == "kde sampled") & (pairs["second"] == "kde exact")]
+    assert len(cal) == len(paragraphs) == 2
+    for _, c in cal.iterrows():
+        para = next(p for p in paragraphs if p.startswith(f"At $D = {c.arm.split('D=')[1][0]}$"))
+        assert para.count("The KDE's calibration offset") == 1
+        assert f"({int(c.sizes)} sizes, {int(c.pairs)} pairs)" in para
+        inside = "within the $\\pm0.01$ gate as a point only" in para
+        assert inside == (abs(c.difference) <= 0.01)

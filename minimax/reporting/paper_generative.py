@@ -19,7 +19,7 @@ import pandas as pd
 from minimax.reporting.paper_adaptivity import pair_table
 from minimax.reporting.paper_arms import arm_paragraph
 from minimax.reporting.paper_data import StudyData, load_study
-from minimax.reporting.paper_format import latex_escape, short_verdict, tex_ci, tex_num
+from minimax.reporting.paper_format import latex_escape, short_verdict, tex_ci, tex_exp, tex_num
 from minimax.reporting.paper_tables import TEX_NAMES, exponent_table
 from minimax.study.calibration import MAX_OFFSET as GATE
 from minimax.study.calibration import gating_pair
@@ -59,20 +59,24 @@ def model_claims(arm_df: pd.DataFrame, est: str) -> dict:
             "failed_rows": int(rows["status"].ne("ok").sum()), "rows": len(rows)}  # fmt: skip
 
 
-def _arm_words(data: StudyData, arm: str, D: int, s: float) -> str:
+def _arm_words(data: StudyData, arm: str, D: int, s: float, resampled: bool = False) -> str:
     fits = {f.estimator: f for f in data.arm_fits(arm, "tv")}
     adf = data.df[data.df["arm"] == arm]
     theory = s / (2 * s + D)
     out = [f"At $D = {D}$, $s = {s:g}$ (theory $s/(2s+D) = {tex_num(theory)}$):"]
     for est in (*MODELS, CONTROL):
         if est not in fits:
+            if est in MODELS:
+                out.append(f"{_name(est)} is not scored in this folder"
+                           + (" (its fits are scored in the paragraph after the tables)."
+                              if resampled and est == "ddpm" else "."))  # fmt: skip
             continue
         f, c = fits[est], model_claims(adf, est)
         if c["first"] is None:
             out.append(f"{_name(est)}: no row succeeded ({c['failed_rows']} failed).")
             continue
         (n0, v0), (n1, v1) = c["first"], c["last"]
-        fit = (f"$\\hat a = {tex_num(f.exponent)}$ {tex_ci(f.ci_low, f.ci_high)}" if f.measured
+        fit = (f"$\\hat a = {tex_exp(f.exponent)}$ {tex_ci(f.ci_low, f.ci_high)}" if f.measured
                else "its exponent is not measured (" + latex_escape(short_verdict(f.verdict)) + ")")  # fmt: skip
         falls = ("falls with $n$" if f.measured and f.ci_low > 0
                  else "does not fall with $n$ by more than its CI" if f.measured else "")  # fmt: skip
@@ -93,9 +97,11 @@ def _arm_words(data: StudyData, arm: str, D: int, s: float) -> str:
     return " ".join(out)
 
 
-def generative_text(data: StudyData) -> str:
-    """The section's generated paragraphs, one per arm, and the verdicts' common reading."""
-    paras = [_arm_words(data, arm, D, s) for arm, D, s in data.arms]
+def generative_text(data: StudyData, resampled_arms=frozenset()) -> str:
+    """The section's generated paragraphs, one per arm with its KDE calibration offset, and the
+    verdicts' common reading. ``resampled_arms``: arms whose DDPM fits a second folder scores."""
+    paras = [_arm_words(data, arm, D, s, arm in resampled_arms) + _offset_words(data, arm)
+             for arm, D, s in data.arms]  # fmt: skip
     verdicts = {short_verdict(f.verdict) for f in data.fits
                 if f.metric == "tv" and f.estimator in MODELS}  # fmt: skip
     if any("measurement chain" in v for v in verdicts):
@@ -114,7 +120,7 @@ def _offset_words(data: StudyData, arm: str) -> str:
     if cal is None or not cal.measured:
         return " The KDE's calibration offset is not measured in this arm."
     half = (cal.ci_high - cal.ci_low) / 2
-    return (f" The KDE's calibration offset (its exponent from sampled TVs at the DDPM's $M$ minus "
+    return (f" The KDE's calibration offset (its exponent from sampled TVs at the study's $M$ minus "
             f"the exact one) is {tex_num(cal.difference, signed=True)} "
             f"{tex_ci(cal.ci_low, cal.ci_high, signed=True)} ({cal.sizes} sizes, {cal.pairs} "
             f"pairs): within the $\\pm{tex_num(GATE, 2)}$ gate as a point only, the half-width of "
@@ -187,9 +193,11 @@ def generative_outputs(folder, figdir: Path, tabdir: Path, textdir: Path, figure
                     ("generative_pairs", pair_table(_pairs(data)))):  # fmt: skip
         files.append(_write_text(tabdir / f"{name}.tex", t.latex()))
         files.append(_write_text(tabdir / f"{name}.md", t.markdown()))
-    body = generative_text(data) + TABLES_TEX
-    if resampled is not None:
-        body += "\n" + resampled_text(load_study(resampled))
+    again = load_study(resampled) if resampled is not None else None
+    body = generative_text(data, {a for a, _, _ in again.arms} if again else frozenset())
+    body += TABLES_TEX
+    if again is not None:
+        body += "\n" + resampled_text(again)
     body += "\\input{figures/generative}\n" if figures else ""
     files.append(_write_text(textdir / "generative.tex", body))
     if figures:

@@ -1,9 +1,11 @@
 """The continuous-time steppers of the reverse process: Euler-Maruyama, the exponential
 integrator and SDE-DPM-Solver++(2M) on the reverse SDE, Heun and adaptive Dormand-Prince on the
-probability-flow ODE (docs/theory.md §3-4, docs/decisions.md for which is the default). Each is registered by name in
-:data:`CONTINUOUS_SAMPLERS` and called by :func:`minimax.diffusion.samplers.generate` as
-``step(score, process, x, grid, streams, **tolerances) -> (x, nfe)``; ``grid`` is increasing
-in time and ``streams`` draws the per-step noise.
+probability-flow ODE (docs/theory.md §3-4; docs/decisions.md for which is the default).
+
+Each is registered by name in :data:`CONTINUOUS_SAMPLERS` and called by
+:func:`minimax.diffusion.samplers.generate` as ``step(score, process, x, grid, streams,
+**tolerances) -> (x, nfe)``; ``grid`` is increasing in time and ``streams`` draws the per-step
+noise.
 """
 
 from __future__ import annotations

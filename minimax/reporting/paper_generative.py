@@ -59,7 +59,7 @@ def model_claims(arm_df: pd.DataFrame, est: str) -> dict:
             "failed_rows": int(rows["status"].ne("ok").sum()), "rows": len(rows)}  # fmt: skip
 
 
-def _arm_words(data: StudyData, arm: str, D: int, s: float, resampled: bool = False) -> str:
+def _arm_words(data: StudyData, arm: str, D: int, s: float, ddpm_elsewhere: bool = False) -> str:
     fits = {f.estimator: f for f in data.arm_fits(arm, "tv")}
     adf = data.df[data.df["arm"] == arm]
     theory = s / (2 * s + D)
@@ -69,7 +69,7 @@ def _arm_words(data: StudyData, arm: str, D: int, s: float, resampled: bool = Fa
             if est in MODELS:
                 out.append(f"{_name(est)} is not scored in this folder"
                            + (" (its fits are scored in the paragraph after the tables)."
-                              if resampled and est == "ddpm" else "."))  # fmt: skip
+                              if ddpm_elsewhere and est == "ddpm" else "."))  # fmt: skip
             continue
         f, c = fits[est], model_claims(adf, est)
         if c["first"] is None:

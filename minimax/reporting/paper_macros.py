@@ -20,6 +20,7 @@ from minimax.reporting.paper_format import (
     join_words,
     latex_escape,
     macro_name,
+    tex_exp,
     tex_num,
     verdict_class,
 )
@@ -125,26 +126,26 @@ def fit_macros(data: StudyData) -> dict[str, str]:
             m[f"{pre}Seeds{tag}"] = tex_num(int(f.J))
             a = f.per_seed["exponent"].astype(float)
             a = a[np.isfinite(a)]
-            m[f"{pre}SeedExpMin{tag}"] = tex_num(float(a.min()) if len(a) else math.nan, fixed=True)
-            m[f"{pre}SeedExpMax{tag}"] = tex_num(float(a.max()) if len(a) else math.nan, fixed=True)
-        m[f"{pre}Exp{tag}"] = tex_num(f.exponent, fixed=True)
-        m[f"{pre}ExpLo{tag}"] = tex_num(f.ci_low, fixed=True)
-        m[f"{pre}ExpHi{tag}"] = tex_num(f.ci_high, fixed=True)
+            m[f"{pre}SeedExpMin{tag}"] = tex_exp(float(a.min()) if len(a) else math.nan)
+            m[f"{pre}SeedExpMax{tag}"] = tex_exp(float(a.max()) if len(a) else math.nan)
+        m[f"{pre}Exp{tag}"] = tex_exp(f.exponent)
+        m[f"{pre}ExpLo{tag}"] = tex_exp(f.ci_low)
+        m[f"{pre}ExpHi{tag}"] = tex_exp(f.ci_high)
         m[f"{pre}Pval{tag}"] = tex_num(f.p_value, 2)
-        m[f"{pre}Theory{arm_tag(D, s)}"] = tex_num(f.theory, fixed=True)
+        m[f"{pre}Theory{arm_tag(D, s)}"] = tex_exp(f.theory)
         if f.metric == "tv" and math.isfinite(f.flagged_exponent):
-            m[f"FlagExp{tag}"] = tex_num(f.flagged_exponent, fixed=True)
-            m[f"FlagExpLo{tag}"] = tex_num(f.flagged_ci_low, fixed=True)
-            m[f"FlagExpHi{tag}"] = tex_num(f.flagged_ci_high, fixed=True)
+            m[f"FlagExp{tag}"] = tex_exp(f.flagged_exponent)
+            m[f"FlagExpLo{tag}"] = tex_exp(f.flagged_ci_low)
+            m[f"FlagExpHi{tag}"] = tex_exp(f.flagged_ci_high)
     ok = data.df[data.df["status"] == "ok"]
     for arm, D, s in data.units:
         tag = arm_tag(D, s)
         rows = ok[ok["arm"].isin(data.unit_arms(arm))]
         pair = data.headline_pair(arm, "ddpm", "kde")
         if pair is not None and pair.measured:
-            m[f"PairDdpmKde{tag}"] = tex_num(pair.difference, signed=True, fixed=True)
-            m[f"PairDdpmKdeLo{tag}"] = tex_num(pair.ci_low, signed=True, fixed=True)
-            m[f"PairDdpmKdeHi{tag}"] = tex_num(pair.ci_high, signed=True, fixed=True)
+            m[f"PairDdpmKde{tag}"] = tex_exp(pair.difference, signed=True)
+            m[f"PairDdpmKdeLo{tag}"] = tex_exp(pair.ci_low, signed=True)
+            m[f"PairDdpmKdeHi{tag}"] = tex_exp(pair.ci_high, signed=True)
         for est in ("ddpm", "kde"):
             e = rows[(rows["estimator"] == est) & (rows["metric"] == "tv")]
             if len(e):
@@ -162,9 +163,9 @@ def fit_macros(data: StudyData) -> dict[str, str]:
         m.update(budget_macros(data.budgets.get(arm), tag))
         lf = data.learned.get(arm)
         if lf is not None and lf.measured:
-            m[f"LearnedExp{tag}"] = tex_num(lf.exponent, fixed=True)
-            m[f"LearnedExpLo{tag}"] = tex_num(lf.ci_low, fixed=True)
-            m[f"LearnedExpHi{tag}"] = tex_num(lf.ci_high, fixed=True)
+            m[f"LearnedExp{tag}"] = tex_exp(lf.exponent)
+            m[f"LearnedExpLo{tag}"] = tex_exp(lf.ci_low)
+            m[f"LearnedExpHi{tag}"] = tex_exp(lf.ci_high)
     return m
 
 

@@ -63,6 +63,8 @@ PAPER_GENERATIVE ?= results/recompute/generative_confirm_rescore
 # its D = 2 DDPM sampled again with dpm2m at the resolution rule's M (studies/generative_confirm_dpm2m.toml),
 # rescored with the four-quarter stability check
 PAPER_GENERATIVE_RESAMPLED ?= results/recompute/generative_confirm_dpm2m
+# the headline's calibration arm with 20 replicates per (seed, n) (studies/calibration_replicates_confirm.toml)
+PAPER_CALIBRATION ?= results/calibration/replicates/confirm
 
 paper: $(STAMP)
 	$(PY) -m minimax.study paper $(PAPER_RESULTS) \
@@ -71,6 +73,7 @@ paper: $(STAMP)
 	    $(if $(wildcard $(PAPER_ADAPTIVITY)/results.parquet),--adaptivity $(PAPER_ADAPTIVITY)) \
 	    $(if $(wildcard $(PAPER_GENERATIVE)/results.parquet),--generative $(PAPER_GENERATIVE)) \
 	    $(if $(wildcard $(PAPER_GENERATIVE_RESAMPLED)/results.parquet),--generative-resampled $(PAPER_GENERATIVE_RESAMPLED)) \
+	    $(if $(wildcard $(PAPER_CALIBRATION)/results.parquet),--calibration $(PAPER_CALIBRATION)) \
 	    --out paper
 	@if command -v latexmk >/dev/null 2>&1; then \
 	    cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex; \

@@ -101,3 +101,35 @@ def test_an_offset_at_the_gate_is_printed_with_the_digit_that_decides_it():
     assert offset_text(0.0149) == "+0.015" and offset_text(-0.0042) == "-0.004"
     assert offset_text(0.0100006) == "+0.010001"  # a seed of the same study: 4 digits still tie
     assert MAX_OFFSET == 0.01
+
+
+def test_the_gate_reading_says_where_the_ci_lies():
+    from minimax.study.calibration import gate_reading
+
+    assert gate_reading(0.004, -0.002, 0.009) == "within ±0.01 with its CI"
+    assert gate_reading(0.03, 0.015, 0.045) == "outside ±0.01 with its CI"
+    assert gate_reading(-0.012, -0.04, 0.016) == "past ±0.01 as a point, CI half-width 0.028"
+    text = gate_reading(0.005, -0.005, 0.015)
+    assert text == "within ±0.01 as a point only, CI half-width 0.010"
+
+
+def test_the_offsets_half_width_falls_as_one_over_root_replicates():
+    # the rule behind the predicted half-widths of studies/calibration_replicates_summary.py:
+    # with no per-size scatter beyond the replicates', at the same sizes the CRV3 se of the
+    # paired offset (paired_arrays, what fit_paired computes for one arm) scales as 1/sqrt(R).
+    # Over 400 simulated arms (a shared per-(n, rep) effect of sd 0.05, the sampled scoring's
+    # own noise of sd 0.005) each mean se has a relative se of about 0.33/20 (5 df), so the
+    # ratio's is about 0.024; ±0.06 around sqrt(3/12) = 0.5 is about 5 of them
+    from minimax.study.paired import paired_arrays
+
+    def mean_se(reps: int, seed: int) -> float:
+        rng = np.random.default_rng(seed)
+        n = np.repeat(np.asarray(NS, float), reps)
+        exact = 0.8 * n ** (-1 / 3) * np.exp(0.05 * rng.standard_normal((400, n.size)))
+        sampled = exact * np.exp(0.005 * rng.standard_normal(exact.shape))
+        _, se, df = paired_arrays(sampled, exact, n)
+        assert df == len(NS) - 1  # clustered by n: the degrees of freedom do not grow with R
+        return float(np.mean(se))
+
+    ratio = mean_se(12, 5) / mean_se(3, 6)
+    assert abs(ratio - 0.5) < 0.06

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from minimax.reporting.paper_arms import arms_tex, text_macros
 from minimax.reporting.paper_budget import absent_components
+from minimax.reporting.paper_calibration import calibration_replicates_sentence
 from minimax.reporting.paper_data import load_study
 
 # figure_env is re-exported: paper_adaptivity and paper_generative import it from here
@@ -67,14 +68,16 @@ def _write_text(path: Path, text: str) -> Path:
 
 def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
                 ablations=None, samples=None, adaptivity=None, generative=None,
-                generative_resampled=None) -> Paper:  # fmt: skip
+                generative_resampled=None, calibration=None) -> Paper:  # fmt: skip
     """Write the paper's figures, tables, macros and text from stored results folders alone.
     ``ablations``: the folder holding the score-error step-budget ablation
     (``score_steps_x{1,2,4}``; default: ``ablations`` beside ``results_dir``); ``samples``: a
     folder written by the ``samples`` command, drawn as the samples figure; ``adaptivity``:
     the adaptivity study's results folder, its section (:mod:`.paper_adaptivity`);
     ``generative``: the GAN/VAE study's, its section (:mod:`.paper_generative`);
-    ``generative_resampled``: that study's DDPM sampled again, paragraphs in the same section."""
+    ``generative_resampled``: that study's DDPM sampled again, paragraphs in the same section;
+    ``calibration``: the headline's calibration arm with more replicates, a sentence beside its
+    own offsets (:mod:`.paper_calibration`)."""
     out = Path(out)
     data = load_study(results_dir, measure_targets=True)
     explored = [load_study(d) for d in exploration]
@@ -149,6 +152,7 @@ def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
     macros["BudgetAbsent"] = latex_escape(", ".join(absent) or "none")
     macros["NumExploration"] = str(len(explored))
     macros["SamplesSentence"] = samples_sentence
+    macros["CalibrationReplicatesSentence"] = calibration_replicates_sentence(data, calibration)
     from functools import partial
 
     from minimax.reporting.paper_adaptivity import adaptivity_outputs

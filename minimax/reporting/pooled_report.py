@@ -12,7 +12,13 @@ import pandas as pd
 
 from minimax.study import pooled
 from minimax.study.budget import design_note
-from minimax.study.calibration import GATING_CONTROL, MAX_OFFSET, SAMPLED_METHODS, offset_text
+from minimax.study.calibration import (
+    GATING_CONTROL,
+    MAX_OFFSET,
+    SAMPLED_METHODS,
+    gate_reading,
+    offset_text,
+)
 
 #: metrics pooled in a report (the score integral is the quantity the theory bounds)
 POOLED_METRICS = ("tv", "score_integral")
@@ -85,7 +91,8 @@ def pooled_section(
             st = pooled.two_stage(found)
             cal.append(f"{label}: {GATING_CONTROL} sampled − exact {offset_text(st['exponent'])} "
                        f"[{st['ci_low']:+.3f}, {st['ci_high']:+.3f}] over {len(found)} seeds "
-                       f"(a pooled sampled-TV verdict stands where |offset| ≤ {MAX_OFFSET:g})")  # fmt: skip
+                       f"(a pooled sampled-TV verdict stands where |offset| ≤ {MAX_OFFSET:g}): "
+                       f"{gate_reading(st['exponent'], st['ci_low'], st['ci_high'])}")  # fmt: skip
     if text and cal:
         text += "-- pooled calibration of the sampled TV (95% CI, t with J − 1 df)\n"
         text += "\n".join(cal) + "\n"

@@ -33,6 +33,23 @@ def offset_text(x: float) -> str:
     return f"{x:+.{digits}f}"
 
 
+def gate_reading(difference: float, ci_low: float, ci_high: float) -> str:
+    """How an offset and its CI stand against ±MAX_OFFSET (docs/tv.md §6, "Reading the gate").
+
+    "within ... with its CI" where the whole CI lies in [-MAX_OFFSET, MAX_OFFSET], "outside ...
+    with its CI" where none of it does, else "as a point only" (point inside) or "past ... as a
+    point" (point outside), with the CI's half-width.
+    """
+    gate = f"±{MAX_OFFSET:g}"
+    if -MAX_OFFSET <= ci_low and ci_high <= MAX_OFFSET:
+        return f"within {gate} with its CI"
+    if ci_low > MAX_OFFSET or ci_high < -MAX_OFFSET:
+        return f"outside {gate} with its CI"
+    where = "within" if abs(difference) <= MAX_OFFSET else "past"
+    only = " only" if where == "within" else ""
+    return f"{where} {gate} as a point{only}, CI half-width {0.5 * (ci_high - ci_low):.3f}"
+
+
 def calibration_fits(adf: pd.DataFrame, **fit_kw) -> list[PairedFit]:
     """sampled − exact exponent offsets of every control of one arm that has both metrics."""
     out = []
@@ -105,4 +122,9 @@ def calibration_block(pairs: list[PairedFit]) -> list[str]:
         "-- calibration of the sampled TV: exponent offset sampled − exact on the same rows "
         f"(a sampled-TV verdict stands where |offset| ≤ {MAX_OFFSET:g})"
     )
-    return [head, *(p.text() for p in pairs)]
+    lines = []
+    for p in pairs:
+        lines.append(p.text())
+        if p.measured:
+            lines.append(f"  against the gate: {gate_reading(p.difference, p.ci_low, p.ci_high)}")
+    return [head, *lines]

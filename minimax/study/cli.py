@@ -198,15 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a folder written by the samples command, drawn as the samples figure",
     )
     for flag, what in (
-        ("--adaptivity", "the adaptivity study's (studies/adaptivity.toml)"),
-        ("--generative", "the GAN/VAE study's (studies/generative_confirm.toml)"),
-        (
-            "--generative-resampled",
-            "that study's DDPM sampled again (studies/generative_confirm_dpm2m.toml)",
-        ),
-    ):
-        paper.add_argument(flag, default=None, metavar="DIR", help=f"{what} results folder, "
-                           "its section")  # fmt: skip
+        ("--adaptivity", "the adaptivity study's (studies/adaptivity.toml) results folder, its "
+         "section"),
+        ("--generative", "the GAN/VAE study's (studies/generative_confirm.toml) results "
+         "folder, its section"),
+        ("--generative-resampled", "that study's DDPM sampled again "
+         "(studies/generative_confirm_dpm2m.toml) results folder, its section"),
+        ("--calibration", "the headline's calibration arm with more replicates "
+         "(studies/calibration_replicates_confirm.toml) results folder, a sentence beside the "
+         "headline's own offsets"),
+    ):  # fmt: skip
+        paper.add_argument(flag, default=None, metavar="DIR", help=what)
     paper.add_argument(
         "--exploration",
         nargs="+",
@@ -308,9 +310,13 @@ def main(argv=None) -> int:
             table = store.read_table(args.dir)  # the one user error report can meet
             for folder in getattr(args, "exploration", None) or []:
                 store.read_table(folder)
-            for extra in ("adaptivity", "generative", "generative_resampled"):
+            for extra in ("adaptivity", "generative", "generative_resampled", "calibration"):
                 if getattr(args, extra, None):
                     store.read_table(getattr(args, extra))
+            if getattr(args, "calibration", None):
+                from minimax.reporting.paper_calibration import check_same_design
+
+                check_same_design(args.dir, args.calibration)
             if getattr(args, "samples", None):
                 from minimax.study.samples import check_samples_folder
 

@@ -38,6 +38,7 @@ def run_command(args, table) -> int:
             adaptivity=args.adaptivity,
             generative=args.generative,
             generative_resampled=args.generative_resampled,
+            calibration=args.calibration,
         )
         print(
             f"{len(paper.fits)} fits; {len(paper.macros)} macros; budget components absent: "

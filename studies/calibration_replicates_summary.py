@@ -1,5 +1,5 @@
-"""The calibration offsets of the confirmatory arms and the default study, with 20 replicates
-per n beside the replicates the studies themselves ran (docs/decisions.md, "Calibration with
+"""The calibration offsets of the confirmatory arms, the default study and the recipe studies,
+with 20 replicates per n beside the replicates the studies themselves ran (docs/decisions.md, "Calibration with
 replicates"; the study files are studies/calibration_replicates_*.toml).
 
     python studies/calibration_replicates_summary.py [--out results/calibration/replicates/summary.md]
@@ -34,6 +34,12 @@ SOURCES = (
     ("default `rate --D 2 --s 1.5`", "default", 3, None),
     ("generative_confirm", "generative_confirm", 3, "results/recompute/generative_confirm_rescore"),
     ("confirm", "confirm", 1, "results/recompute/confirm_quarter_check"),
+    ("recipe D = 1, s = 1, band (exploration)", "recipe_D1_s1_band", 5,
+     "results/calibration/recipe_D1_s1_band"),
+    ("recipe D = 1, s = 1, smooth (exploration)", "recipe_D1_s1_smooth", 5,
+     "results/calibration/recipe_D1_s1_smooth"),
+    ("recipe D = 2, s = 1.5, smooth (exploration; M = 200,000)", "recipe_D2_s1.5_smooth", 3,
+     "results/calibration/recipe_D2_s1.5_smooth"),
 )  # fmt: skip
 KEY = ["arm", "n", "replicate"]
 #: random subsets of R0 replicates drawn to show how noisy an R0-replicate CI is
@@ -50,7 +56,11 @@ def same_values(rows: pd.DataFrame, reference: Path | None, r0: int) -> str:
         return "no committed rows to compare (the default study's results are not committed)"
     ref = _kde(pd.read_parquet(reference / "results.parquet"))
     ours = _kde(rows[rows["replicate"] < r0])
-    both = ours.merge(ref, on=[*KEY, "metric"], suffixes=("", "_ref"))
+    # a study run from the command line labels its one arm "", a study file by its target
+    on = ["n", "replicate", "metric"]
+    if not (ref["arm"].nunique() == ours["arm"].nunique() == 1):
+        on.append("arm")
+    both = ours.merge(ref, on=on, suffixes=("", "_ref"))
     gap = float((both["value"] - both["value_ref"]).abs().max())
     return f"{len(both)} of {len(ours)} rows found in {reference}, max |difference| {gap:.2g}"
 
@@ -168,7 +178,7 @@ def main(argv=None) -> int:
             table += pooled_rows(offsets)
         flags += flag_rows(label, rows)
         ref = Path(reference) if reference else None
-        checks.append(f"- {label}: replicates 0-{r0 - 1} against the committed study: "
+        checks.append(f"- {label}: replicate{'s 0-' + str(r0 - 1) if r0 > 1 else ' 0'} against the committed study: "
                       f"{same_values(rows, ref, r0)}")  # fmt: skip
     text = "\n".join([
         "# The KDE calibration offset with 20 replicates per n",

@@ -24,7 +24,11 @@ def _tvs(target, n, reps=3, seed=0):
     torch.set_num_threads(1)
     Xs = [target.sample(n, np.random.default_rng([seed, n, r])) for r in range(reps)]
     rngs = [np.random.default_rng([seed, n, r, 1]) for r in range(reps)]
-    ests = VAEEstimator(s=1.0, box=target.support, device="cpu").fit_ensemble(Xs, rngs)
+    # a quarter of the recipe's step budget and one of its two learning rates (the recipe
+    # before commit cd656c0, whose TV fell 0.127 -> 0.068 from n = 500 to 8000 on this seed),
+    # so that the suite fits CI: the recipe itself is measured in studies/generative_confirm
+    vae = VAEEstimator(s=1.0, box=target.support, device="cpu", steps0=3000, lr=4e-3)
+    ests = vae.fit_ensemble(Xs, rngs)
     tvs = []
     for r, est in enumerate(ests):
         y = est.sample(40_000, np.random.default_rng([seed, n, r, 2]))

@@ -33,21 +33,34 @@ def offset_text(x: float) -> str:
     return f"{x:+.{digits}f}"
 
 
-def gate_reading(difference: float, ci_low: float, ci_high: float) -> str:
-    """How an offset and its CI stand against ±MAX_OFFSET (docs/tv.md §6, "Reading the gate").
+#: how an offset's CI stands against the gate (gate_category), in words
+GATE_WORDS = {
+    "within": "within ±{gate} with its CI",
+    "outside": "outside ±{gate} with its CI",
+    "point within": "within ±{gate} as a point only",
+    "point past": "past ±{gate} as a point",
+}
 
-    "within ... with its CI" where the whole CI lies in [-MAX_OFFSET, MAX_OFFSET], "outside ...
-    with its CI" where none of it does, else "as a point only" (point inside) or "past ... as a
-    point" (point outside), with the CI's half-width.
-    """
-    gate = f"±{MAX_OFFSET:g}"
+
+def gate_category(difference: float, ci_low: float, ci_high: float) -> str:
+    """ "within" where the whole CI lies in [-MAX_OFFSET, MAX_OFFSET], "outside" where none of
+    it does, else "point within" or "point past" by the point estimate (docs/tv.md §6,
+    "Reading the gate")."""
     if -MAX_OFFSET <= ci_low and ci_high <= MAX_OFFSET:
-        return f"within {gate} with its CI"
+        return "within"
     if ci_low > MAX_OFFSET or ci_high < -MAX_OFFSET:
-        return f"outside {gate} with its CI"
-    where = "within" if abs(difference) <= MAX_OFFSET else "past"
-    only = " only" if where == "within" else ""
-    return f"{where} {gate} as a point{only}, CI half-width {0.5 * (ci_high - ci_low):.3f}"
+        return "outside"
+    return "point within" if abs(difference) <= MAX_OFFSET else "point past"
+
+
+def gate_reading(difference: float, ci_low: float, ci_high: float) -> str:
+    """How an offset and its CI stand against ±MAX_OFFSET, in words (GATE_WORDS), with the CI's
+    half-width where the CI straddles the gate."""
+    category = gate_category(difference, ci_low, ci_high)
+    text = GATE_WORDS[category].format(gate=f"{MAX_OFFSET:g}")
+    if category.startswith("point"):
+        text += f", CI half-width {0.5 * (ci_high - ci_low):.3f}"
+    return text
 
 
 def calibration_fits(adf: pd.DataFrame, **fit_kw) -> list[PairedFit]:

@@ -4,8 +4,8 @@
 ``DIR`` is a KDE-only study with the headline study's name, seeds, targets, n and M rule and
 more replicates per (target seed, n) (``studies/calibration_replicates_confirm.toml``), so its
 first replicate is the headline study's training set (checked: the same study names and seeds).
-The sentence quotes its pooled offsets
-beside the headline's and reads each against the ±MAX_OFFSET gate with its CI.
+The sentence quotes its pooled offsets beside the headline's and reads each against the
+±MAX_OFFSET gate with its CI.
 """
 
 from __future__ import annotations

@@ -65,6 +65,8 @@ PAPER_GENERATIVE ?= results/recompute/generative_confirm_rescore
 PAPER_GENERATIVE_RESAMPLED ?= results/recompute/generative_confirm_dpm2m
 # the headline's calibration arm with 20 replicates per (seed, n) (studies/calibration_replicates_confirm.toml)
 PAPER_CALIBRATION ?= results/calibration/replicates/confirm
+# the GAN/VAE study's calibration arm with 20 replicates per n (studies/calibration_replicates_generative_confirm.toml)
+PAPER_GENERATIVE_CALIBRATION ?= results/calibration/replicates/generative_confirm
 
 paper: $(STAMP)
 	$(PY) -m minimax.study paper $(PAPER_RESULTS) \
@@ -74,6 +76,7 @@ paper: $(STAMP)
 	    $(if $(wildcard $(PAPER_GENERATIVE)/results.parquet),--generative $(PAPER_GENERATIVE)) \
 	    $(if $(wildcard $(PAPER_GENERATIVE_RESAMPLED)/results.parquet),--generative-resampled $(PAPER_GENERATIVE_RESAMPLED)) \
 	    $(if $(wildcard $(PAPER_CALIBRATION)/results.parquet),--calibration $(PAPER_CALIBRATION)) \
+	    $(if $(wildcard $(PAPER_GENERATIVE_CALIBRATION)/results.parquet),--generative-calibration $(PAPER_GENERATIVE_CALIBRATION)) \
 	    --out paper
 	@if command -v latexmk >/dev/null 2>&1; then \
 	    cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex; \

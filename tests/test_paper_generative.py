@@ -125,3 +125,45 @@ def test_an_arm_without_the_ddpm_says_where_it_is_scored_and_every_arm_states_it
         assert f"({int(c.sizes)} sizes, {int(c.pairs)} pairs)" in para
         inside = "within the $\\pm0.01$ gate as a point only" in para
         assert inside == (abs(c.difference) <= 0.01)
+
+
+def test_each_arm_quotes_its_offset_from_the_calibration_folder(tmp_path):
+    # the study's own report of the 20-replicate calibration (its paired.csv) is the reference
+    from minimax.reporting.paper_format import tex_ci, tex_num
+
+    study = ROOT / "results" / "recompute" / "generative_confirm_rescore"
+    resampled = ROOT / "results" / "recompute" / "generative_confirm_dpm2m"
+    calibration = ROOT / "results" / "calibration" / "replicates" / "generative_confirm"
+    generative_outputs(study, tmp_path / "f", tmp_path / "t", tmp_path / "x", figures=False,
+                       resampled=resampled, calibration=calibration)  # fmt: skip
+    text = (tmp_path / "x" / "generative.tex").read_text()
+    pairs = pd.read_csv(calibration / "paired.csv")
+    cal = pairs[(pairs["first"] == "kde sampled") & (pairs["second"] == "kde exact")]
+    for _, c in cal.iterrows():
+        quoted = (f"it is {tex_num(c.difference, signed=True)} "
+                  f"{tex_ci(c.ci_low, c.ci_high, signed=True)}")  # fmt: skip
+        # D = 1 in its arm's paragraph; D = 2 there and in the DDPM's resampled paragraph
+        assert text.count(quoted) == (1 if c.arm.startswith("besov D=1") else 2)
+    assert text.count("KDE training sets per $n$ of the same design") == 3
+
+
+def test_a_generative_calibration_of_another_design_is_refused(tmp_path, capsys):
+    import json
+
+    from minimax.study.cli import main
+
+    source = ROOT / "results" / "calibration" / "replicates" / "generative_confirm"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "results.parquet").write_bytes((source / "results.parquet").read_bytes())
+    study = json.loads((source / "study.json").read_text())
+    for s in study["studies"]:
+        s["name"] = "another_study"
+    (other / "study.json").write_text(json.dumps(study))
+    out = tmp_path / "paper"
+    code = main(["paper", str(ROOT / "tests" / "fixtures" / "tiny"), "--generative",
+                 str(ROOT / "results" / "recompute" / "generative_confirm_rescore"),
+                 "--generative-calibration", str(other), "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not out.exists()  # refused before any file is written
+    assert len(err) == 1 and "calibration=" in err[0] and "is not allowed" in err[0]

@@ -68,7 +68,8 @@ def _write_text(path: Path, text: str) -> Path:
 
 def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
                 ablations=None, samples=None, adaptivity=None, generative=None,
-                generative_resampled=None, calibration=None) -> Paper:  # fmt: skip
+                generative_resampled=None, calibration=None,
+                generative_calibration=None) -> Paper:  # fmt: skip
     """Write the paper's figures, tables, macros and text from stored results folders alone.
     ``ablations``: the folder holding the score-error step-budget ablation
     (``score_steps_x{1,2,4}``; default: ``ablations`` beside ``results_dir``); ``samples``: a
@@ -77,7 +78,8 @@ def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
     ``generative``: the GAN/VAE study's, its section (:mod:`.paper_generative`);
     ``generative_resampled``: that study's DDPM sampled again, paragraphs in the same section;
     ``calibration``: the headline's calibration arm with more replicates, a sentence beside its
-    own offsets (:mod:`.paper_calibration`)."""
+    own offsets (:mod:`.paper_calibration`); ``generative_calibration``: the same for the
+    GAN/VAE study, quoted per arm in its section."""
     out = Path(out)
     data = load_study(results_dir, measure_targets=True)
     explored = [load_study(d) for d in exploration]
@@ -158,7 +160,8 @@ def build_paper(results_dir, out="paper", figures: bool = True, exploration=(),
     from minimax.reporting.paper_adaptivity import adaptivity_outputs
     from minimax.reporting.paper_generative import generative_outputs
 
-    generative_build = partial(generative_outputs, resampled=generative_resampled)
+    generative_build = partial(generative_outputs, resampled=generative_resampled,
+                               calibration=generative_calibration)  # fmt: skip
     for build, folder in ((adaptivity_outputs, adaptivity), (generative_build, generative)):
         written, extra_macros = build(folder, figdir, tabdir, out / "text", figures)
         files += written

@@ -10,13 +10,22 @@ The sentence quotes its pooled offsets beside the headline's and reads each agai
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 from minimax.reporting.paper_data import StudyData, load_study
 from minimax.reporting.paper_format import join_words, latex_escape, number_word, tex_ci, tex_num
 from minimax.reporting.paper_words import arm_phrase
-from minimax.study.calibration import MAX_OFFSET, gate_reading
+from minimax.study import store
+from minimax.study.calibration import (
+    GATE_WORDS,
+    MAX_OFFSET,
+    calibration_fits,
+    gate_category,
+    gate_reading,
+    gating_pair,
+)
 
 
 def _design(folder) -> set:
@@ -39,6 +48,11 @@ def check_same_design(headline, calibration) -> None:
         )
 
 
+def _path_tex(folder) -> str:
+    """A folder for \\texttt, breakable after each slash (a long path overruns a column)."""
+    return latex_escape(str(folder).rstrip("/")).replace("/", "/\\allowbreak{}")
+
+
 def _reading(off: dict) -> str:
     text = gate_reading(off["exponent"], off["ci_low"], off["ci_high"])
     return text.replace(f"±{MAX_OFFSET:g}", f"$\\pm{MAX_OFFSET:g}$")
@@ -51,7 +65,7 @@ def calibration_replicates_sentence(data: StudyData, folder) -> str:
         return ""
     check_same_design(data.folder, folder)
     rep = load_study(folder)
-    where = latex_escape(str(rep.folder).rstrip("/"))
+    where = _path_tex(rep.folder)
     reps = int(rep.df["replicate"].max()) + 1
     own = int(data.df["replicate"].max()) + 1
     clauses = []
@@ -70,3 +84,44 @@ def calibration_replicates_sentence(data: StudyData, folder) -> str:
             f"replicate is this study's training set; \\texttt{{{where}}}, "
             f"whose study file was committed before it ran), the pooled offsets are "
             f"{join_words(clauses)}.")  # fmt: skip
+
+
+@functools.lru_cache(maxsize=8)
+def _replicate_offsets(folder: str) -> dict:
+    df = store.read_table(folder)
+    df = df[df["status"] == "ok"]
+    out = {}
+    for arm, adf in df.groupby("arm", sort=False):
+        pairs = [gating_pair(calibration_fits(adf, exclude_flags=x)) for x in (True, False)]
+        pairs = [p if p is not None and p.measured else None for p in pairs]
+        out[str(arm)] = (int(adf["replicate"].max()) + 1, *pairs)
+    return out
+
+
+def replicate_offsets(folder) -> dict:
+    """Per arm of a calibration folder: its replicates and the gating control's offset with the
+    flagged rows left out (as every study fits) and kept (``{arm: (R, left out, kept)}``; an
+    offset None where it is not measured). Read once per folder and process."""
+    return _replicate_offsets(str(Path(folder).resolve()))
+
+
+def _tex_reading(p) -> str:
+    words = GATE_WORDS[gate_category(p.difference, p.ci_low, p.ci_high)]
+    return words.replace("±{gate}", f"the $\\pm{MAX_OFFSET:g}$ gate")
+
+
+def replicate_offset_words(folder, offsets: dict, arm: str) -> str:
+    """One sentence on an arm's offset measured with the replicates of a calibration folder
+    (``offsets`` from :func:`replicate_offsets`); "" where the folder lacks the arm."""
+    if arm not in offsets or offsets[arm][1] is None:
+        return ""
+    reps, out, kept = offsets[arm]
+    where = _path_tex(folder)
+    text = (f" On {number_word(reps)} KDE training sets per $n$ of the same design "
+            f"(\\texttt{{{where}}}) it is {tex_num(out.difference, signed=True)} "
+            f"{tex_ci(out.ci_low, out.ci_high, signed=True)} ({_tex_reading(out)})")  # fmt: skip
+    if kept is not None and kept.pairs != out.pairs:
+        text += (f", and {tex_num(kept.difference, signed=True)} "
+                 f"{tex_ci(kept.ci_low, kept.ci_high, signed=True)} with the flagged rows kept "
+                 f"({_tex_reading(kept)})")  # fmt: skip
+    return text + "."

@@ -18,6 +18,11 @@ import pandas as pd
 
 from minimax.reporting.paper_adaptivity import pair_table
 from minimax.reporting.paper_arms import arm_paragraph
+from minimax.reporting.paper_calibration import (
+    check_same_design,
+    replicate_offset_words,
+    replicate_offsets,
+)
 from minimax.reporting.paper_data import StudyData, load_study
 from minimax.reporting.paper_format import latex_escape, short_verdict, tex_ci, tex_exp, tex_num
 from minimax.reporting.paper_tables import TEX_NAMES, exponent_table
@@ -97,10 +102,11 @@ def _arm_words(data: StudyData, arm: str, D: int, s: float, ddpm_elsewhere: bool
     return " ".join(out)
 
 
-def generative_text(data: StudyData, resampled_arms=frozenset()) -> str:
+def generative_text(data: StudyData, resampled_arms=frozenset(), more: str = "") -> str:
     """The section's generated paragraphs, one per arm with its KDE calibration offset, and the
-    verdicts' common reading. ``resampled_arms``: arms whose DDPM fits a second folder scores."""
-    paras = [_arm_words(data, arm, D, s, arm in resampled_arms) + _offset_words(data, arm)
+    verdicts' common reading. ``resampled_arms``: arms whose DDPM fits a second folder scores;
+    ``more``: a calibration folder with more replicates of the same design, quoted per arm."""
+    paras = [_arm_words(data, arm, D, s, arm in resampled_arms) + _offset_words(data, arm, more)
              for arm, D, s in data.arms]  # fmt: skip
     verdicts = {short_verdict(f.verdict) for f in data.fits
                 if f.metric == "tv" and f.estimator in MODELS}  # fmt: skip
@@ -113,12 +119,13 @@ def generative_text(data: StudyData, resampled_arms=frozenset()) -> str:
     return "\n\n".join(paras) + "\n"
 
 
-def _offset_words(data: StudyData, arm: str) -> str:
+def _offset_words(data: StudyData, arm: str, more: str = "") -> str:
     """The gating control's calibration offset in one arm, with its CI's width against the
-    gate's."""
+    gate's; ``more``: a calibration folder of the same design, whose offset follows."""
+    again = replicate_offset_words(more, replicate_offsets(more), arm) if more else ""
     cal = gating_pair([c for c in data.calibration if c.arm == arm])
     if cal is None or not cal.measured:
-        return " The KDE's calibration offset is not measured in this arm."
+        return " The KDE's calibration offset is not measured in this arm." + again
     half = (cal.ci_high - cal.ci_low) / 2
     head = (f" The KDE's calibration offset (its exponent from sampled TVs at the study's $M$ "
             f"minus the exact one) is {tex_num(cal.difference, signed=True)} "
@@ -127,13 +134,15 @@ def _offset_words(data: StudyData, arm: str) -> str:
     category = gate_category(cal.difference, cal.ci_low, cal.ci_high)
     words = GATE_WORDS[category].replace("±{gate}", f"the $\\pm{tex_num(GATE, 2)}$ gate")
     if not category.startswith("point"):
-        return head + words.replace("its CI", "its 95\\% CI") + "."
+        return head + words.replace("its CI", "its 95\\% CI") + "." + again
     return (
-        head + f"{words}, the half-width of its 95\\% CI {tex_num(half / GATE, 1)} times the gate."
+        head
+        + f"{words}, the half-width of its 95\\% CI {tex_num(half / GATE, 1)} times the gate."
+        + again
     )
 
 
-def resampled_text(data: StudyData) -> str:
+def resampled_text(data: StudyData, more: str = "") -> str:
     """The paragraphs of a study whose DDPM fits were sampled again: which sampler and M (read
     off its tv rows), then per arm the exponent, the rows left out, the verdict with its
     calibration gate, the KDE and the pair, as for the headline study."""
@@ -147,7 +156,7 @@ def resampled_text(data: StudyData) -> str:
              f"(\\texttt{{{latex_escape(str(data.folder).rstrip('/'))}}}; the training sets "
              "and seeds are the study's, so the fits are the same and only the sampler and "
              "$M$ differ):")  # fmt: skip
-    paras = [arm_paragraph(data, arm).rstrip("\n") + _offset_words(data, arm) + "\n"
+    paras = [arm_paragraph(data, arm).rstrip("\n") + _offset_words(data, arm, more) + "\n"
              for arm, _, _ in data.arms]  # fmt: skip
     return "\\medskip\\noindent " + intro + "\n\n" + "\n".join(paras)
 
@@ -179,12 +188,13 @@ TABLES_TEX = (
 
 
 def generative_outputs(folder, figdir: Path, tabdir: Path, textdir: Path, figures: bool = True,
-                       resampled=None) -> tuple[list[Path], dict[str, str]]:  # fmt: skip
+                       resampled=None, calibration=None) -> tuple[list[Path], dict[str, str]]:  # fmt: skip
     """Write ``tables/generative[_pairs].tex|md``, ``text/generative.tex`` and (``figures``)
     one rate figure per arm with ``figures/generative.tex``; return the files and the macros
     (``GenerativeFolder``). Without ``folder`` the text says so. ``resampled``: a results
     folder of the same study's DDPM sampled again, its paragraphs after the tables
-    (:func:`resampled_text`)."""
+    (:func:`resampled_text`); ``calibration``: the KDE of the same design with more replicates
+    (studies/calibration_replicates_generative_confirm.toml), its offset quoted per arm."""
     from minimax.reporting.paper import _write_text, figure_env
 
     if folder is None:
@@ -197,10 +207,14 @@ def generative_outputs(folder, figdir: Path, tabdir: Path, textdir: Path, figure
         files.append(_write_text(tabdir / f"{name}.tex", t.latex()))
         files.append(_write_text(tabdir / f"{name}.md", t.markdown()))
     again = load_study(resampled) if resampled is not None else None
-    body = generative_text(data, {a for a, _, _ in again.arms} if again else frozenset())
+    more = ""
+    if calibration is not None:
+        check_same_design(folder, calibration)
+        more = str(calibration)
+    body = generative_text(data, {a for a, _, _ in again.arms} if again else frozenset(), more)
     body += TABLES_TEX
     if again is not None:
-        body += "\n" + resampled_text(again)
+        body += "\n" + resampled_text(again, more)
     body += "\\input{figures/generative}\n" if figures else ""
     files.append(_write_text(textdir / "generative.tex", body))
     if figures:

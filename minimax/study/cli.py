@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("--calibration", "the headline's calibration arm with more replicates "
          "(studies/calibration_replicates_confirm.toml) results folder, a sentence beside the "
          "headline's own offsets"),
+        ("--generative-calibration", "the GAN/VAE study's calibration arm with more replicates "
+         "(studies/calibration_replicates_generative_confirm.toml) results folder, quoted per "
+         "arm in its section"),
     ):  # fmt: skip
         paper.add_argument(flag, default=None, metavar="DIR", help=what)
     paper.add_argument(
@@ -310,13 +313,18 @@ def main(argv=None) -> int:
             table = store.read_table(args.dir)  # the one user error report can meet
             for folder in getattr(args, "exploration", None) or []:
                 store.read_table(folder)
-            for extra in ("adaptivity", "generative", "generative_resampled", "calibration"):
+            extras = ("adaptivity", "generative", "generative_resampled", "calibration",
+                      "generative_calibration")  # fmt: skip
+            for extra in extras:
                 if getattr(args, extra, None):
                     store.read_table(getattr(args, extra))
-            if getattr(args, "calibration", None):
-                from minimax.reporting.paper_calibration import check_same_design
+            from minimax.reporting.paper_calibration import check_same_design
 
-                check_same_design(args.dir, args.calibration)
+            for cal, of in (("calibration", "dir"), ("generative_calibration", "generative")):
+                if getattr(args, cal, None):
+                    if not getattr(args, of, None):
+                        raise UsageError(f"--{cal.replace('_', '-')} needs --{of}")
+                    check_same_design(getattr(args, of), getattr(args, cal))
             if getattr(args, "samples", None):
                 from minimax.study.samples import check_samples_folder
 

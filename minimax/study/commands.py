@@ -39,6 +39,7 @@ def run_command(args, table) -> int:
             generative=args.generative,
             generative_resampled=args.generative_resampled,
             calibration=args.calibration,
+            generative_calibration=args.generative_calibration,
         )
         print(
             f"{len(paper.fits)} fits; {len(paper.macros)} macros; budget components absent: "

@@ -25,7 +25,7 @@ import _this_tree  # noqa: F401  (first: this checkout's package, not the editab
 import numpy as np
 import pandas as pd
 
-from minimax.study.calibration import calibration_fits, gate_reading, gating_pair, offset_text
+from minimax.study.calibration import gate_reading, gated_offset, offset_text
 from minimax.study.pooled import two_stage, unit_label
 
 ROOT = Path("results/calibration/replicates")
@@ -65,11 +65,6 @@ def same_values(rows: pd.DataFrame, reference: Path | None, r0: int) -> str:
     return f"{len(both)} of {len(ours)} rows found in {reference}, max |difference| {gap:.2g}"
 
 
-def _offset(adf: pd.DataFrame, **kw):
-    pair = gating_pair(calibration_fits(adf, **kw))
-    return pair if pair is not None and pair.measured else None
-
-
 def _half(pair) -> float:
     return 0.5 * (pair.ci_high - pair.ci_low)
 
@@ -89,7 +84,7 @@ def subset_half_widths(adf: pd.DataFrame, r0: int, reps: int) -> str:
     halves = []
     for _ in range(SUBSETS):
         chosen = rng.choice(reps, r0, replace=False)
-        pair = _offset(adf[adf["replicate"].isin(chosen)])
+        pair = gated_offset(adf[adf["replicate"].isin(chosen)])
         if pair is not None:
             halves.append(_half(pair))
     if len(halves) < 2:
@@ -103,8 +98,8 @@ def arm_rows(rows: pd.DataFrame, r0: int) -> tuple[list[str], dict]:
     lines, offsets = [], {}
     for arm, adf in rows.groupby("arm", sort=False):
         reps = int(adf["replicate"].max()) + 1
-        first, full = _offset(adf[adf["replicate"] < r0]), _offset(adf)
-        kept = _offset(adf, exclude_flags=False)
+        first, full = gated_offset(adf[adf["replicate"] < r0]), gated_offset(adf)
+        kept = gated_offset(adf, exclude_flags=False)
         predicted = _half(first) * math.sqrt(r0 / reps) if first else math.nan
         lines.append(
             f"| {arm} | {_cell(first)} | {subset_half_widths(adf, r0, reps)} | {_cell(full)} | "

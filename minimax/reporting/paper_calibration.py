@@ -21,10 +21,9 @@ from minimax.study import store
 from minimax.study.calibration import (
     GATE_WORDS,
     MAX_OFFSET,
-    calibration_fits,
     gate_category,
     gate_reading,
-    gating_pair,
+    gated_offset,
 )
 
 
@@ -92,8 +91,7 @@ def _replicate_offsets(folder: str) -> dict:
     df = df[df["status"] == "ok"]
     out = {}
     for arm, adf in df.groupby("arm", sort=False):
-        pairs = [gating_pair(calibration_fits(adf, exclude_flags=x)) for x in (True, False)]
-        pairs = [p if p is not None and p.measured else None for p in pairs]
+        pairs = [gated_offset(adf, exclude_flags=x) for x in (True, False)]
         out[str(arm)] = (int(adf["replicate"].max()) + 1, *pairs)
     return out
 
@@ -105,9 +103,14 @@ def replicate_offsets(folder) -> dict:
     return _replicate_offsets(str(Path(folder).resolve()))
 
 
-def _tex_reading(p) -> str:
-    words = GATE_WORDS[gate_category(p.difference, p.ci_low, p.ci_high)]
+def tex_gate_words(difference: float, ci_low: float, ci_high: float) -> str:
+    """GATE_WORDS for an offset, in LaTeX ("within the $\\pm0.01$ gate with its CI", ...)."""
+    words = GATE_WORDS[gate_category(difference, ci_low, ci_high)]
     return words.replace("±{gate}", f"the $\\pm{MAX_OFFSET:g}$ gate")
+
+
+def _tex_reading(p) -> str:
+    return tex_gate_words(p.difference, p.ci_low, p.ci_high)
 
 
 def replicate_offset_words(folder, offsets: dict, arm: str) -> str:

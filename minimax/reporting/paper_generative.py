@@ -22,12 +22,13 @@ from minimax.reporting.paper_calibration import (
     check_same_design,
     replicate_offset_words,
     replicate_offsets,
+    tex_gate_words,
 )
 from minimax.reporting.paper_data import StudyData, load_study
 from minimax.reporting.paper_format import latex_escape, short_verdict, tex_ci, tex_exp, tex_num
 from minimax.reporting.paper_tables import TEX_NAMES, exponent_table
-from minimax.study.calibration import GATE_WORDS, gate_category, gating_pair
 from minimax.study.calibration import MAX_OFFSET as GATE
+from minimax.study.calibration import gate_category, gating_pair
 
 #: the models the section compares, and the control each is paired with
 MODELS = ("ddpm", "gan", "vae")
@@ -131,9 +132,8 @@ def _offset_words(data: StudyData, arm: str, more: str = "") -> str:
             f"minus the exact one) is {tex_num(cal.difference, signed=True)} "
             f"{tex_ci(cal.ci_low, cal.ci_high, signed=True)} ({cal.sizes} sizes, {cal.pairs} "
             f"pairs): ")  # fmt: skip
-    category = gate_category(cal.difference, cal.ci_low, cal.ci_high)
-    words = GATE_WORDS[category].replace("±{gate}", f"the $\\pm{tex_num(GATE, 2)}$ gate")
-    if not category.startswith("point"):
+    words = tex_gate_words(cal.difference, cal.ci_low, cal.ci_high)
+    if not gate_category(cal.difference, cal.ci_low, cal.ci_high).startswith("point"):
         return head + words.replace("its CI", "its 95\\% CI") + "." + again
     return (
         head

@@ -84,6 +84,12 @@ def gating_pair(pairs: list[PairedFit]) -> PairedFit | None:
     return (chosen or pairs or [None])[0]
 
 
+def gated_offset(adf: pd.DataFrame, **fit_kw) -> PairedFit | None:
+    """The gating control's measured offset in one arm (``fit_kw`` as for fit_rate), or None."""
+    pair = gating_pair(calibration_fits(adf, **fit_kw))
+    return pair if pair is not None and pair.measured else None
+
+
 def gate_verdicts(fits, adf: pd.DataFrame, pairs: list[PairedFit]) -> None:
     """Rewrite, in place, the verdict of every TV fit measured by the sampled estimator when the
     arm's calibration offset is unknown or above ``MAX_OFFSET``."""

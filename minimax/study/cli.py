@@ -320,11 +320,12 @@ def main(argv=None) -> int:
                     store.read_table(getattr(args, extra))
             from minimax.reporting.paper_calibration import check_same_design
 
-            for cal, of in (("calibration", "dir"), ("generative_calibration", "generative")):
-                if getattr(args, cal, None):
-                    if not getattr(args, of, None):
-                        raise UsageError(f"--{cal.replace('_', '-')} needs --{of}")
-                    check_same_design(getattr(args, of), getattr(args, cal))
+            if getattr(args, "calibration", None):
+                check_same_design(args.dir, args.calibration)
+            if getattr(args, "generative_calibration", None):
+                if not args.generative:
+                    raise UsageError("--generative-calibration needs --generative")
+                check_same_design(args.generative, args.generative_calibration)
             if getattr(args, "samples", None):
                 from minimax.study.samples import check_samples_folder
 

@@ -40,6 +40,8 @@ SOURCES = (
      "results/calibration/recipe_D1_s1_smooth"),
     ("recipe D = 2, s = 1.5, smooth (exploration; M = 200,000)", "recipe_D2_s1.5_smooth", 3,
      "results/calibration/recipe_D2_s1.5_smooth"),
+    ("recipe D = 2, s = 1.5, smooth (exploration; the rule's M)", "recipe_D2_s1.5_smooth_rule_m",
+     3, "results/recipe_D2_s1.5_smooth_rule_m"),
 )  # fmt: skip
 KEY = ["arm", "n", "replicate"]
 #: random subsets of R0 replicates drawn to show how noisy an R0-replicate CI is

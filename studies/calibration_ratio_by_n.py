@@ -1,7 +1,8 @@
 """The KDE's sampled/exact TV ratio per n, at the study's M and at M/4 (the stability check's
 quarter estimate, from each row's audit), in three D = 2 designs measured with 20 replicates per
 n (results/calibration/replicates/): the smooth recipe study at the rule's M, the default (band)
-study at the rule's M, and the smooth recipe study at M = 200,000. All rows, flagged or not.
+study at the rule's M, the smooth recipe study at M = 200,000, and a smooth target held out from
+the tuning (seed 12) at the rule's M and at M = 100,000 for n <= 1000. All rows, flagged or not.
 
     python studies/calibration_ratio_by_n.py [--out results/calibration/replicates/ratio_by_n.md]
 """
@@ -19,21 +20,23 @@ DESIGNS = (
     ("smooth, the rule's M", "recipe_D2_s1.5_smooth_rule_m"),
     ("band (default study), the rule's M", "default"),
     ("smooth, M = 200,000", "recipe_D2_s1.5_smooth"),
+    ("smooth, target seed 12 (held out)", "smooth_D2_seed12"),
 )
 
 
 def ratios(folder: Path) -> pd.DataFrame:
-    """Per n: M, the mean exact TV and the mean sampled/exact ratio at M and at M/4."""
+    """Per (arm, n): M, the mean exact TV and the mean sampled/exact ratio at M and at M/4."""
     d = pd.read_parquet(folder / "results.parquet")
-    key = ["n", "replicate"]
+    key = ["arm", "n", "replicate"]
     sam = d[d["metric"] == "tv_sampled"][[*key, "value", "audit", "m"]]
     exact = d[d["metric"] == "tv"][[*key, "value"]].rename(columns={"value": "exact"})
     x = sam.merge(exact, on=key)
     x["quarter"] = [json.loads(a).get("value_quarter", np.nan) for a in x["audit"]]
     x["at_M"] = x["value"] / x["exact"]
     x["at_M4"] = x["quarter"] / x["exact"]
-    return x.groupby("n").agg(M=("m", "first"), exact=("exact", "mean"), rows=("exact", "size"),
-                              at_M=("at_M", "mean"), at_M4=("at_M4", "mean"))  # fmt: skip
+    return x.groupby(["arm", "n"]).agg(M=("m", "first"), exact=("exact", "mean"),
+                                       rows=("exact", "size"), at_M=("at_M", "mean"),
+                                       at_M4=("at_M4", "mean"))  # fmt: skip
 
 
 ap = argparse.ArgumentParser()
@@ -50,7 +53,10 @@ lines = [
     "|---|---|---|---|---|---|---|",
 ]
 for label, name in DESIGNS:
-    for n, r in ratios(ROOT / name).iterrows():
+    if not (ROOT / name / "results.parquet").exists():
+        lines.append(f"| {label} | {ROOT / name} not found (run its study file first) | | | | | |")
+        continue
+    for (_, n), r in ratios(ROOT / name).iterrows():
         lines.append(f"| {label} | {n} | {int(r.M):,} | {r.exact:.3f} | {int(r.rows)} | "
                      f"{r.at_M:.3f} | {r.at_M4:.3f} |")  # fmt: skip
 Path(args.out).write_text("\n".join(lines) + "\n")

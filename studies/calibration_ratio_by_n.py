@@ -1,5 +1,5 @@
 """The KDE's sampled/exact TV ratio per n, at the study's M and at M/4 (the stability check's
-quarter estimate, from each row's audit), in three D = 2 designs measured with 20 replicates per
+quarter estimate, from each row's audit), in the D = 2 designs measured with 20 replicates per
 n (results/calibration/replicates/): the smooth recipe study at the rule's M, the default (band)
 study at the rule's M, the smooth recipe study at M = 200,000, and a smooth target held out from
 the tuning (seed 12) at the rule's M and at M = 100,000 for n <= 1000. All rows, flagged or not.

@@ -14,8 +14,8 @@ from pathlib import Path
 import _this_tree  # noqa: F401  (first: this checkout's package, not the editable install's)
 import numpy as np
 import pandas as pd
+from calibration_replicates_summary import ROOT, kde_pairs
 
-ROOT = Path("results/calibration/replicates")
 DESIGNS = (
     ("smooth, the rule's M", "recipe_D2_s1.5_smooth_rule_m"),
     ("band (default study), the rule's M", "default"),
@@ -26,17 +26,12 @@ DESIGNS = (
 
 def ratios(folder: Path) -> pd.DataFrame:
     """Per (arm, n): M, the mean exact TV and the mean sampled/exact ratio at M and at M/4."""
-    d = pd.read_parquet(folder / "results.parquet")
-    key = ["arm", "n", "replicate"]
-    sam = d[d["metric"] == "tv_sampled"][[*key, "value", "audit", "m"]]
-    exact = d[d["metric"] == "tv"][[*key, "value"]].rename(columns={"value": "exact"})
-    x = sam.merge(exact, on=key)
-    x["quarter"] = [json.loads(a).get("value_quarter", np.nan) for a in x["audit"]]
-    x["at_M"] = x["value"] / x["exact"]
-    x["at_M4"] = x["quarter"] / x["exact"]
-    return x.groupby(["arm", "n"]).agg(M=("m", "first"), exact=("exact", "mean"),
-                                       rows=("exact", "size"), at_M=("at_M", "mean"),
-                                       at_M4=("at_M4", "mean"))  # fmt: skip
+    x = kde_pairs(pd.read_parquet(folder / "results.parquet"))
+    quarter = [json.loads(a).get("value_quarter", np.nan) for a in x["audit"]]
+    x["at_M4"] = np.asarray(quarter) / x["tv"]
+    return x.groupby(level=["arm", "n"]).agg(M=("m", "first"), exact=("tv", "mean"),
+                                             rows=("tv", "size"), at_M=("ratio", "mean"),
+                                             at_M4=("at_M4", "mean"))  # fmt: skip
 
 
 ap = argparse.ArgumentParser()

@@ -45,14 +45,14 @@ SOURCES = (
     ("D = 2, s = 1.5, smooth, target seed 12 (the rule's M; M = 100,000 at n <= 1000)",
      "smooth_D2_seed12", 3, None),
 )  # fmt: skip
-#: sources whose arms differ in their M design: their flag table keeps the arms apart
-ARMS_APART = {"smooth_D2_seed12"}
 #: why a source has no committed rows to compare its first replicates with
 NO_REFERENCE = {
     "default": "the default study's results are not committed",
     "smooth_D2_seed12": "a calibration design of its own: no study ran on these training sets",
 }
 KEY = ["arm", "n", "replicate"]
+#: the columns that name a target: arms that share them differ only in their design (e.g. M)
+TARGET = ["target", "D", "s", "p", "boundary", "target_seed"]
 #: random subsets of R0 replicates drawn to show how noisy an R0-replicate CI is
 SUBSETS = 40
 
@@ -140,13 +140,26 @@ def pooled_rows(offsets: dict) -> list[str]:
     return lines
 
 
-def flag_rows(label: str, rows: pd.DataFrame, by_arm: bool = False) -> list[str]:
-    """Per n (per arm and n with ``by_arm``): flagged share of the sampled KDE rows,
-    sampled/exact for unflagged and flagged."""
+def kde_pairs(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (arm, n, replicate): the KDE's exact and sampled TV, the sampled row's flag,
+    M and audit, and ratio = sampled / exact."""
     kde = _kde(rows).pivot_table(index=[*KEY], columns="metric", values="value")
-    flags = rows[(rows["estimator"] == "kde") & (rows["metric"] == "tv_sampled")]
-    kde["flag"] = flags.set_index(KEY)["flag"]
+    sampled = rows[(rows["estimator"] == "kde") & (rows["metric"] == "tv_sampled")]
+    kde[["flag", "m", "audit"]] = sampled.set_index(KEY)[["flag", "m", "audit"]]
     kde["ratio"] = kde["tv_sampled"] / kde["tv"]
+    return kde
+
+
+def arms_share_a_target(rows: pd.DataFrame) -> bool:
+    """Whether two arms of ``rows`` have the same target (so differ only in their design)."""
+    return bool((rows.groupby(TARGET)["arm"].nunique() > 1).any())
+
+
+def flag_rows(label: str, rows: pd.DataFrame) -> list[str]:
+    """Per n: flagged share of the sampled KDE rows, sampled/exact for unflagged and flagged;
+    per arm and n where arms share a target (their designs differ, e.g. in M)."""
+    kde = kde_pairs(rows)
+    by_arm = arms_share_a_target(rows)
     out = []
     for key, g in kde.groupby(level=["arm", "n"] if by_arm else "n"):
         ok, bad = g[g["flag"] == "ok"], g[g["flag"] != "ok"]
@@ -185,7 +198,7 @@ def main(argv=None) -> int:
         table += [f"| **{label}** (R0 = {r0}) | | | | | | |", *lines]
         if rows["target_seed"].nunique() > 1:
             table += pooled_rows(offsets)
-        flags += flag_rows(label, rows, by_arm=folder in ARMS_APART)
+        flags += flag_rows(label, rows)
         ref = Path(reference) if reference else None
         checks.append(f"- {label}: replicate{'s 0-' + str(r0 - 1) if r0 > 1 else ' 0'} against the committed study: "
                       f"{same_values(rows, ref, r0, NO_REFERENCE.get(folder, ''))}")  # fmt: skip

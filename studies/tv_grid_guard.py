@@ -85,7 +85,8 @@ def summary(out: Path, csvs: list[Path]) -> None:
         "Written by `python studies/tv_grid_guard.py --summary`. Guard: the share of q's mass "
         f"that must lie in corrected cells (M·p ≥ 10) for a grid to compete (now {DEFAULT_GUARD}; "
         "0: every grid of the ladder competes). Offset: the KDE's sampled − exact exponent, "
-        "flagged rows left out (95 % CI, CRV3 by n). Ratio: mean sampled/exact per n, every row.",
+        "flagged rows left out (95 % CI, CRV3 by n). Rows changed: values that differ from the "
+        "stored ones. Ratio: mean sampled/exact per n, every row.",
         "",
     ]
     for csv in csvs:
@@ -100,9 +101,9 @@ def summary(out: Path, csvs: list[Path]) -> None:
         lines += [f"## {folder}", "",
                   f"At the current guard the stored values come back: max |difference| {gap:.2g} "
                   f"over {len(at_default)} rows.", "",
-                  "| arm | guard | offset | flagged | " + " | ".join(
+                  "| arm | guard | offset | flagged | rows changed | " + " | ".join(
                       f"n = {n}" for n in sorted(scored["n"].unique())) + " |",
-                  "|---|---|---|---|" + "---|" * scored["n"].nunique()]  # fmt: skip
+                  "|---|---|---|---|---|" + "---|" * scored["n"].nunique()]  # fmt: skip
         for (arm, g), grp in scored.groupby(["arm", "guard"], sort=False):
             pair = gated_offset(replaced(stored[stored["arm"] == arm], grp, g))
             cell = ("not measurable" if pair is None else
@@ -110,7 +111,8 @@ def summary(out: Path, csvs: list[Path]) -> None:
                     f"{gate_reading(pair.difference, pair.ci_low, pair.ci_high)}")  # fmt: skip
             ratios = (grp["value"] / grp["exact"]).groupby(grp["n"]).mean()
             flagged = int((grp["flag"] != "ok").sum())
-            lines.append(f"| {arm} | {g:g} | {cell} | {flagged} of {len(grp)} | "
+            changed = int((grp["value"] != grp["stored"]).sum())
+            lines.append(f"| {arm} | {g:g} | {cell} | {flagged} of {len(grp)} | {changed} | "
                          + " | ".join(f"{v:.3f}" for v in ratios) + " |")  # fmt: skip
         lines.append("")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,8 @@ def main():
         "replicates per n)",
         "",
         "Written by `python studies/calibration_choice_by_n.py` from the stored rows and audits "
-        "(every row, flagged or not). `chosen`: each partition the choice among candidates took, "
+        "(every row, flagged or not), as stored: scored with the grid guard 0.99, before the "
+        "fourteenth session. `chosen`: each partition the choice among candidates took, "
         "how many rows took it and their mean sampled/exact ratio. `extrapolated`: the mean of "
         "(value + drift / (4^γ − 1)) / exact, γ = 2/(2 + D), drift = value(M) − value(M/4).",
         "",

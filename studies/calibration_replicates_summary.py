@@ -44,11 +44,13 @@ SOURCES = (
      3, "results/recipe_D2_s1.5_smooth_rule_m"),
     ("D = 2, s = 1.5, smooth, target seed 12 (the rule's M; M = 100,000 at n <= 1000)",
      "smooth_D2_seed12", 3, None),
+    ("D = 2, s = 1.5, smooth, target seed 13 (the rule's M)", "smooth_D2_seed13", 3, None),
 )  # fmt: skip
 #: why a source has no committed rows to compare its first replicates with
 NO_REFERENCE = {
     "default": "the default study's results are not committed",
     "smooth_D2_seed12": "a calibration design of its own: no study ran on these training sets",
+    "smooth_D2_seed13": "a calibration design of its own: no study ran on these training sets",
 }
 KEY = ["arm", "n", "replicate"]
 #: the columns that name a target: arms that share them differ only in their design (e.g. M)
@@ -208,7 +210,9 @@ def main(argv=None) -> int:
         "Written by `python studies/calibration_replicates_summary.py`. Offset = exponent of the "
         "KDE's sampled TV minus that of its exact TV on the same rows (flagged rows left out, "
         "as in every study); 95% CIs, CRV3 by n (t with sizes − 1 df); pooled: two-stage over "
-        "target seeds (t with seeds − 1 df). The gate is |offset| ≤ 0.01.",
+        "target seeds (t with seeds − 1 df). The gate is |offset| ≤ 0.01. Every row as stored: "
+        "scored with the grid guard 0.99, before the fourteenth session (the D = 2 arms at 0.9: "
+        "results/ablations/tv_grid_guard/summary.md).",
         "",
         *table,
         "",

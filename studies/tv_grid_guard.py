@@ -8,14 +8,16 @@ choice takes).
 The KDE rows of a stored 20-replicate calibration arm are refitted exactly as the study fitted
 them (``minimax.study.samples.refit_cells``), their M samples drawn again, and scored by
 ``metrics.tv`` with the guard patched to each value given, with the study's own metric stream
-(so at the current guard the stored value comes back bit for bit; the script checks it). The
+(so at the guard the stored rows were scored with, 0.99, the stored value comes back bit for
+bit; the script checks it). The guard became 0.9 after this exploration and its held-out tests
+(docs/decisions.md, fourteenth session). The
 exponent offset (sampled − exact, flagged rows left out) is then fitted by the studies' own
 ``gated_offset`` on the stored table with the sampled rows replaced.
 
     python studies/tv_grid_guard.py RESULTS_DIR OUT_CSV [--guards 0.99,0.95,0.9,0]
     python studies/tv_grid_guard.py --summary OUT_MD CSV [CSV ...]
 
-The default is not changed by this script: the patch lives in this process only.
+The package's default is not changed by this script: the patch lives in this process only.
 """
 
 import argparse
@@ -35,6 +37,8 @@ from minimax.study.samples import refit_cells, specs_from_results
 from minimax.study.store import read_table
 
 DEFAULT_GUARD = candidates.MIN_CORRECTED_MASS
+#: the guard every stored calibration row was scored with (before the fourteenth session)
+STORED_GUARD = 0.99
 
 
 def score(folder: Path, guards: list[float]) -> pd.DataFrame:
@@ -83,7 +87,8 @@ def summary(out: Path, csvs: list[Path]) -> None:
         "# The grid candidates' guard against the KDE calibration arms (exploration)",
         "",
         "Written by `python studies/tv_grid_guard.py --summary`. Guard: the share of q's mass "
-        f"that must lie in corrected cells (M·p ≥ 10) for a grid to compete (now {DEFAULT_GUARD}; "
+        f"that must lie in corrected cells (M·p ≥ 10) for a grid to compete ({STORED_GUARD} when "
+        f"the stored rows were scored, {DEFAULT_GUARD} now; "
         "0: every grid of the ladder competes). Offset: the KDE's sampled − exact exponent, "
         "flagged rows left out (95 % CI, CRV3 by n). Rows changed: values that differ from the "
         "stored ones. Ratio: mean sampled/exact per n, every row.",
@@ -96,10 +101,10 @@ def summary(out: Path, csvs: list[Path]) -> None:
         exact = stored[(stored["estimator"] == "kde") & (stored["metric"] == "tv")]
         scored = scored.merge(exact[["arm", "n", "replicate", "value"]].rename(
             columns={"value": "exact"}), on=["arm", "n", "replicate"])  # fmt: skip
-        at_default = scored[scored["guard"] == DEFAULT_GUARD]
+        at_default = scored[scored["guard"] == STORED_GUARD]
         gap = float((at_default["value"] - at_default["stored"]).abs().max())
         lines += [f"## {folder}", "",
-                  f"At the current guard the stored values come back: max |difference| {gap:.2g} "
+                  f"At the guard {STORED_GUARD} the stored values come back: max |difference| {gap:.2g} "
                   f"over {len(at_default)} rows.", "",
                   "| arm | guard | offset | flagged | rows changed | " + " | ".join(
                       f"n = {n}" for n in sorted(scored["n"].unique())) + " |",
@@ -132,8 +137,8 @@ def main():
     if len(args.paths) != 2:
         sys.exit("expected RESULTS_DIR OUT_CSV")
     guards = [float(v) for v in args.guards.split(",")]
-    if DEFAULT_GUARD not in guards:
-        sys.exit(f"--guards: expected the current guard {DEFAULT_GUARD} among them (the check)")
+    if STORED_GUARD not in guards:
+        sys.exit(f"--guards: expected the stored rows' guard {STORED_GUARD} among them (the check)")
     folder, out = Path(args.paths[0]), Path(args.paths[1])
     out.parent.mkdir(parents=True, exist_ok=True)
     score(folder, guards).to_csv(out, index=False)

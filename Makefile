@@ -48,11 +48,11 @@ bench: $(STAMP)
 # with the four-quarter stability check) and its tuning
 # studies (reported as exploration: the seed-0 recipe studies, the D = 1 band one both as first
 # scored and as recomputed with the calibrated TV, the D = 2 smooth one at M = 200,000 as
-# recomputed and rerun at the resolution rule's M)
+# recomputed and rerun at the resolution rule's M, with the grid guard 0.99 and 0.9)
 PAPER_RESULTS ?= results/recompute/confirm_quarter_check
 PAPER_EXPLORATION ?= results/recipe_D1_s1_band results/recompute/recipe_D1_s1_band \
 	results/recipe_D1_s1_smooth results/recompute/recipe_D2_s1.5_smooth \
-	results/recipe_D2_s1.5_smooth_rule_m
+	results/recipe_D2_s1.5_smooth_rule_m results/recipe_D2_s1.5_smooth_rule_m_guard09
 # the DDPM's samples against q: confirmatory cells refitted from their seeds (the samples
 # command; its recomputed TVs must equal the stored ones)
 PAPER_SAMPLES ?= results/confirm_samples

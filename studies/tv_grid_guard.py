@@ -9,10 +9,10 @@ The KDE rows of a stored 20-replicate calibration arm are refitted exactly as th
 them (``minimax.study.samples.refit_cells``), their M samples drawn again, and scored by
 ``metrics.tv`` with the guard patched to each value given, with the study's own metric stream
 (so at the guard the stored rows were scored with, 0.99, the stored value comes back bit for
-bit; the script checks it). The guard became 0.9 after this exploration and its held-out tests
-(docs/decisions.md, fourteenth session). The
-exponent offset (sampled − exact, flagged rows left out) is then fitted by the studies' own
-``gated_offset`` on the stored table with the sampled rows replaced.
+bit; the script checks it). The exponent offset (sampled − exact, flagged rows left out) is
+then fitted by the studies' own ``gated_offset`` on the stored table with the sampled rows
+replaced. The guard became 0.9 after this exploration and its held-out tests (docs/decisions.md,
+fourteenth session).
 
     python studies/tv_grid_guard.py RESULTS_DIR OUT_CSV [--guards 0.99,0.95,0.9,0]
     python studies/tv_grid_guard.py --summary OUT_MD CSV [CSV ...]

@@ -8,25 +8,12 @@ and whether extrapolating the stability check's M/4 → M rise (value + drift / 
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import _this_tree  # noqa: F401  (first: this checkout's package, not the editable install's)
-import numpy as np
 import pandas as pd
-from calibration_ratio_by_n import DESIGNS
-from calibration_replicates_summary import ROOT, kde_pairs
-
-
-def with_audit(folder: Path) -> pd.DataFrame:
-    """kde_pairs of a folder with the chosen partition, value(M/4) and D from each audit."""
-    rows = pd.read_parquet(folder / "results.parquet")
-    x = kde_pairs(rows)
-    audits = [json.loads(a) for a in x["audit"]]
-    x["partition"] = [a.get("partition", "?") for a in audits]
-    x["quarter"] = [a.get("value_quarter", np.nan) for a in audits]
-    x["D"] = int(rows["D"].iloc[0])
-    return x
+from calibration_ratio_by_n import DESIGNS, with_audit
+from calibration_replicates_summary import ROOT
 
 
 def extrapolated(x: pd.DataFrame) -> pd.Series:

@@ -25,11 +25,21 @@ DESIGNS = (
 )
 
 
+def with_audit(folder: Path) -> pd.DataFrame:
+    """kde_pairs of a folder with the chosen partition, value(M/4) and D from each audit."""
+    rows = pd.read_parquet(folder / "results.parquet")
+    x = kde_pairs(rows)
+    audits = [json.loads(a) for a in x["audit"]]
+    x["partition"] = [a.get("partition", "?") for a in audits]
+    x["quarter"] = [a.get("value_quarter", np.nan) for a in audits]
+    x["D"] = int(rows["D"].iloc[0])
+    return x
+
+
 def ratios(folder: Path) -> pd.DataFrame:
     """Per (arm, n): M, the mean exact TV and the mean sampled/exact ratio at M and at M/4."""
-    x = kde_pairs(pd.read_parquet(folder / "results.parquet"))
-    quarter = [json.loads(a).get("value_quarter", np.nan) for a in x["audit"]]
-    x["at_M4"] = np.asarray(quarter) / x["tv"]
+    x = with_audit(folder)
+    x["at_M4"] = x["quarter"] / x["tv"]
     return x.groupby(level=["arm", "n"]).agg(M=("m", "first"), exact=("tv", "mean"),
                                              rows=("tv", "size"), at_M=("ratio", "mean"),
                                              at_M4=("at_M4", "mean"))  # fmt: skip

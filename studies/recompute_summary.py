@@ -43,7 +43,7 @@ PAIRS = (
      "results/recompute/recipe_D2_s1.5_smooth"),
 )  # fmt: skip
 #: estimator_params entries that record what a fit selected (equal when the fit is the same)
-FIT_KEYS = ("heldout_loss", "best_step", "heldout_elbo", "selected_lr", "kde_bandwidth")
+FIT_KEYS = ("heldout_loss", "best_step", "heldout_elbo", "selected_lr", "kde_bandwidth", "kde_h")
 KEY = ["arm", "n", "replicate", "estimator"]
 
 

@@ -41,7 +41,7 @@ from minimax.study.samples import specs_from_results
 from minimax.study.spec import WorkUnit
 from minimax.study.worker import run_unit
 
-RTOL = 1e-9
+RTOL, ATOL = 1e-9, 1e-12
 #: estimator_params entries that record what a fit selected or learned (the DDPM's held-out loss
 #: and best step, the VAE's ELBO and learning rate, the KDE's bandwidth h); a model with none
 #: (the trivial baselines) is compared on its whole record
@@ -73,6 +73,26 @@ def same_fit(stored: str, now: str) -> bool:
     return all(a.get(k) == b.get(k) for k in keys) if keys else a == b
 
 
+def params_moved(stored: str, now: str) -> str:
+    """The estimator_params entries whose values differ (what changed in the recipe or the fit)."""
+    a, b = _params(stored), _params(now)
+    return ",".join(sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)))
+
+
+def equal(a: float, b: float) -> bool:
+    """Equal values: both NaN, or |b − a| ≤ RTOL·max(|a|, |b|) + ATOL."""
+    if np.isnan(a) or np.isnan(b):
+        return bool(np.isnan(a) and np.isnan(b))
+    return abs(b - a) <= RTOL * max(abs(a), abs(b)) + ATOL
+
+
+def rel_diff(a: float, b: float) -> float:
+    """|b − a| relative to the larger value, never below 1e-6 (no table prints finer)."""
+    if np.isnan(a) or np.isnan(b):
+        return 0.0 if np.isnan(a) and np.isnan(b) else float("inf")
+    return abs(b - a) / max(abs(a), abs(b), 1e-6)
+
+
 def audit_unit(folder: Path, spec, estimator: str, stored: pd.DataFrame) -> list[dict]:
     """Rerun (spec, smallest n, estimator) and compare its rows with the stored ones."""
     n = min(spec.n)
@@ -91,16 +111,29 @@ def audit_unit(folder: Path, spec, estimator: str, stored: pd.DataFrame) -> list
                 continue
             was = match.iloc[0]
             a, b = float(was["value"]), float(row["value"])
-            both_nan = np.isnan(a) and np.isnan(b)
-            rel = 0.0 if both_nan or a == b else abs(b - a) / max(abs(a), 1e-300)
             out.append({
                 "folder": str(folder), "arm": arm, "estimator": estimator, "n": n,
                 "replicate": int(row["replicate"]), "metric": row["metric"],
                 "stored_version": str(was["version"]), "stored": a, "now": b,
-                "rel_diff": rel, "equal": bool(both_nan or rel <= RTOL),
+                "rel_diff": rel_diff(a, b), "equal": equal(a, b),
                 "fit_equal": same_fit(was["estimator_params"], row["estimator_params"]),
+                "params_moved": params_moved(was["estimator_params"], row["estimator_params"]),
                 "stored_flag": str(was["flag"]), "flag_now": str(row["flag"]),
                 "seconds": seconds, "version_now": minimax.code_version(),
+            })  # fmt: skip
+    # a stored row the current code no longer writes (a metric renamed or dropped) is a difference
+    produced = {(r["replicate"], r["metric"]) for res in results for r in res.rows}
+    reps_run = {r for r, _ in produced}
+    for _, was in old[old["replicate"].isin(reps_run)].iterrows():
+        if (was["replicate"], was["metric"]) not in produced:
+            out.append({
+                "folder": str(folder), "arm": arm, "estimator": estimator, "n": n,
+                "replicate": int(was["replicate"]), "metric": was["metric"],
+                "stored_version": str(was["version"]), "stored": float(was["value"]),
+                "now": float("nan"), "rel_diff": float("inf"), "equal": False,
+                "fit_equal": True, "params_moved": "", "stored_flag": str(was["flag"]),
+                "flag_now": "not written", "seconds": seconds,
+                "version_now": minimax.code_version(),
             })  # fmt: skip
     return out
 
@@ -120,19 +153,21 @@ def summary_table(df: pd.DataFrame) -> str:
         "",
         f"Current code: `{version}`. Per folder, arm and model: the work unit at the smallest n "
         "rerun as the study ran it, every metric row compared with the stored one (equal: to "
-        f"{RTOL:g} relative). `fit`: the model's fit moved (its estimator_params); `scoring`: "
+        f"{RTOL:g} relative, {ATOL:g} absolute). `fit`: the model's fit moved (its estimator_params); `scoring`: "
         "the same fit, a metric moved; `equal`: every row came back.",
         "",
-        "| folder | arm | model | n | stored code | rows equal | largest rel. diff | moved | result |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| folder | arm | model | n | stored code | rows equal | largest rel. diff | metrics moved "
+        "| estimator_params entries moved | result |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     keys = ["folder", "arm", "estimator", "n"]
     for (folder, arm, est, n), g in df.groupby(keys, sort=False):
         moved = sorted(set(g.loc[~g["equal"], "metric"]))
+        entries = sorted({k for v in g["params_moved"].dropna() for k in str(v).split(",") if k})
         lines.append(
             f"| {folder} | {arm} | {est} | {n} | {', '.join(sorted(set(g['stored_version'])))} "
             f"| {int(g['equal'].sum())}/{len(g)} | {g['rel_diff'].max():.2g} "
-            f"| {', '.join(moved) or '—'} | {verdict(g)} |"
+            f"| {', '.join(moved) or '—'} | {', '.join(entries) or '—'} | {verdict(g)} |"
         )
     per_folder = df.groupby("folder", sort=False).apply(verdict, include_groups=False)
     lines += ["", "## Per folder", ""]

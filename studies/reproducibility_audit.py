@@ -13,7 +13,8 @@ numbers; this script says which of them the current code still reproduces. For e
 its ``study.json``, it reruns the work unit at the smallest n exactly as the study's worker ran
 it (the same spec, hence the same training sets, fitting and metric streams; an ensemble trains
 all its replicates together, so the whole unit is rerun; otherwise replicate 0 alone), and
-compares every metric row with the stored one.
+compares every metric row with the stored one. A spec whose sampler reads "default" ran the
+default of its day: the audit reruns the sampler its rows record (``estimator_params``).
 
 A row is ``equal`` when the value agrees to 1e-9 relative (thread-count reductions aside, a
 refit is bit for bit). Per (folder, arm, model) the table gives the stored fingerprint, how many
@@ -27,6 +28,7 @@ It only reads the folders it audits.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -98,11 +100,16 @@ def audit_unit(folder: Path, spec, estimator: str, stored: pd.DataFrame) -> list
     n = min(spec.n)
     entry = ESTIMATORS[estimator]
     reps = () if entry.ensemble else (0,)
+    arm = spec.arm_label()
+    old = stored[(stored["arm"] == arm) & (stored["n"] == n) & (stored["estimator"] == estimator)]
+    if entry.uses_torch and spec.sampler == "default" and len(old):
+        # "default" named the default of its day: rerun the sampler the rows record they ran
+        ran = _params(old["estimator_params"].iloc[0]).get("sampler")
+        if ran:
+            spec = dataclasses.replace(spec, sampler=ran)
     t0 = time.perf_counter()
     results = run_unit(WorkUnit(spec=spec, n=n, estimator=estimator, replicates=reps))
     seconds = time.perf_counter() - t0
-    arm = spec.arm_label()
-    old = stored[(stored["arm"] == arm) & (stored["n"] == n) & (stored["estimator"] == estimator)]
     out = []
     for res in results:
         for row in res.rows:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from minimax import code_version
 from minimax.study import store
+from minimax.study.provenance import study_record
 from minimax.study.registry import ESTIMATORS
 from minimax.study.spec import BACKENDS, StudySpec, WorkUnit
 from minimax.study.worker import run_unit
@@ -220,7 +221,8 @@ def _run_study(specs: list[StudySpec], out: Path, config: RunConfig, t0: float) 
     all_cells = [c for spec in specs for c in spec.cells()]
     units, n_pending = pending_units(specs, out, config.keep_failed)
     out.mkdir(parents=True, exist_ok=True)
-    store.write_json(out / "study.json", {"studies": [s.to_dict() for s in specs]})
+    study_json = out / "study.json"
+    store.write_json(study_json, study_record(study_json, [s.to_dict() for s in specs]))
     computed = failed = 0
     if units:
         from tqdm.contrib.logging import logging_redirect_tqdm

@@ -4,7 +4,8 @@ Layout of OUT::
 
     cells/<cell_id>.parquet   one finished cell (its metric rows), cell_id = hash of its content
     results.parquet, .csv     the tidy long table of the study (docs/design.md columns and more)
-    study.json                the study specs that made the table
+    study.json                the study specs that made the table, and the code of each run
+                              (fingerprint, git commit: minimax.study.provenance)
 
 Every write goes to a temporary file in the same folder and is renamed into place
 (``os.replace`` is atomic on POSIX), so a killed run leaves whole files or none, and two runs

@@ -1,0 +1,64 @@
+"""Which code wrote a results folder: the record ``study.json`` keeps beside the specs.
+
+A spec records what was asked for ("default" sampler, options left at their defaults), not what
+those meant on the day: when a default changes, rerunning a stored spec runs another recipe. The
+rows record the code fingerprint (``version``) and the resolved settings (``estimator_params``);
+this record adds, for every run of the folder by different code, the git commit of the checkout
+that ran it, so that the code behind a stored number can be checked out again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import subprocess
+from pathlib import Path
+
+import minimax
+
+
+def git_state(path: Path | None = None) -> dict:
+    """``{"git_commit": sha, "git_modified": bool}`` of the checkout holding ``path`` (default:
+    the minimax package), whether its files differ from that commit (uncommitted edits under
+    the package); both None outside a git checkout or without git."""
+    where = Path(path) if path is not None else Path(minimax.__file__).parent
+    try:
+
+        def git(*args):
+            return subprocess.run(
+                ["git", "-C", str(where), *args], capture_output=True, text=True, timeout=10,
+                check=True,
+            ).stdout.strip()  # fmt: skip
+
+        commit = git("rev-parse", "HEAD")
+        modified = bool(git("status", "--porcelain", "--untracked-files=no", "--", "."))
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": None, "git_modified": None}
+    return {"git_commit": commit, "git_modified": modified}
+
+
+def run_record(path: Path | None = None) -> dict:
+    """This run's entry: the code fingerprint, the git state, and the UTC date."""
+    now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+    return {"code_version": minimax.code_version(), **git_state(path), "date": now}
+
+
+def _same_code(a: dict, b: dict) -> bool:
+    keys = ("code_version", "git_commit", "git_modified")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def study_record(study_json: Path, specs_dicts: list, record: dict | None = None) -> dict:
+    """The content of ``study.json``: the specs, and the list of runs kept from the existing
+    file with this run appended unless the last entry is the same code (same fingerprint,
+    commit and modified flag), so resuming a study does not grow the list."""
+    record = run_record() if record is None else record
+    runs = []
+    if Path(study_json).is_file():
+        try:
+            runs = list(json.loads(Path(study_json).read_text()).get("runs", []))
+        except (ValueError, AttributeError):
+            runs = []
+    if not runs or not _same_code(runs[-1], record):
+        runs.append(record)
+    return {"studies": specs_dicts, "runs": runs}

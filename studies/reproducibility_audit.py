@@ -3,7 +3,8 @@
     python studies/reproducibility_audit.py [--out results/reproducibility] [FOLDER ...]
     python studies/reproducibility_audit.py --summary A/audit.csv B/audit.csv --out OUT
 
-(the second form joins runs made in parallel over disjoint folders into one ``OUT/audit.md``)
+(the second form joins runs made in parallel over disjoint folders into one ``OUT/audit.csv`` and
+``OUT/audit.md``)
 
 Every number in ``results/`` carries the fingerprint of the code that produced it (the
 ``version`` column: ``minimax.code_version()``). When the code changes, a stored study keeps the old
@@ -189,11 +190,12 @@ def main(argv=None) -> None:
     ap.add_argument("folders", nargs="*", type=Path)
     ap.add_argument("--out", type=Path, default=Path("results/reproducibility"))
     ap.add_argument("--summary", nargs="+", type=Path, metavar="CSV",
-                    help="only join these audit.csv files into OUT/audit.md")  # fmt: skip
+                    help="only join these audit.csv files into OUT/audit.csv and OUT/audit.md")  # fmt: skip
     args = ap.parse_args(argv)
     if args.summary:
         df = pd.concat([pd.read_csv(c) for c in args.summary], ignore_index=True)
         args.out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(args.out / "audit.csv", index=False)  # read in full above, so OUT may be an input
         (args.out / "audit.md").write_text(summary_table(df))
         print(args.out / "audit.md")
         return

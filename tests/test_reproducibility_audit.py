@@ -78,3 +78,14 @@ def test_a_fit_that_moved_is_told_apart_from_a_scoring_change(study, tmp_path):
     stored.to_parquet(altered / "results.parquet")
     _audit(altered, tmp_path / "c")
     assert "**fit** (1)" in (tmp_path / "c" / "audit.md").read_text()
+    # runs over disjoint folders join into one table: every row of both, one verdict per folder
+    _audit(study, tmp_path / "a")
+    parts = [str(tmp_path / x / "audit.csv") for x in ("a", "c")]
+    r = subprocess.run([sys.executable, str(SCRIPT), "--summary", *parts, "--out",
+                        str(tmp_path / "j")], capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    joined = pd.read_csv(tmp_path / "j" / "audit.csv")
+    assert len(joined) == sum(len(pd.read_csv(x)) for x in parts)
+    assert set(joined["folder"]) == {str(study), str(altered)}
+    text = (tmp_path / "j" / "audit.md").read_text()
+    assert "**fit** (1)" in text and "**equal** (1)" in text

@@ -45,6 +45,8 @@ PAIRS = (
      "results/recompute/generative_confirm_rescore_d2_guard09"),
     ("budget_d2, rerun at the current code (grid guard 0.9)", "results/budget_d2",
      "results/recompute/budget_d2_guard09"),
+    ("adaptivity, rerun at the current code (the same study file)", "results/adaptivity",
+     "results/recompute/adaptivity"),
     ("recipe D = 1, s = 1, band", "results/recipe_D1_s1_band",
      "results/recompute/recipe_D1_s1_band"),
     ("recipe D = 2, s = 1.5, smooth", "results/recipe_D2_s1.5_smooth",

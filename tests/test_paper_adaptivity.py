@@ -96,3 +96,23 @@ def test_the_blur_sentence_follows_blur_csv(tmp_path, shares, dominates):
     assert f"{lo}--{hi}\\%" in words and "exponent 0.200" in words
     assert ("sets the DDPM's slope" in words) == dominates
     assert blur_words(tmp_path / "none") == ""
+
+
+def test_a_ddpm_fit_on_fewer_sizes_and_a_withheld_verdict_are_said_in_words(tmp_path):
+    # the committed rerun: its DDPM rows at the largest n are below the resolution rule's M,
+    # and the calibration gate withholds its verdict
+    folder = ROOT / "results" / "recompute" / "adaptivity"
+    adaptivity_outputs(folder, tmp_path / "f", tmp_path / "t", tmp_path / "x")
+    text = (tmp_path / "x" / "adaptivity.tex").read_text()
+    fits = pd.read_csv(folder / "fits.csv")
+    ddpm = fits[(fits.estimator == "ddpm") & (fits.metric == "tv")].iloc[0]
+    rows = pd.read_parquet(folder / "results.parquet")
+    design = rows["n"].nunique()
+    assert ddpm.n_points < design  # what this test is about
+    assert f"({ddpm.n_points} of {design} sizes;" in text
+    flagged = rows[(rows.estimator == "ddpm") & (rows.metric == "tv") & (rows.n > ddpm.n_max)]
+    assert set(flagged["flag"]) == {"below_rule"} and "\\texttt{below\\_rule}" in text
+    gated = ddpm.verdict.startswith("measurement chain is the limit")
+    assert gated and "its verdict against $s/(2s+D)$: not judged, since kde calibration" in text
+    assert "the fit alone would read flatter" in text
+    assert "\\dag" not in text.split("\\begin{table")[0]  # prose, not a table cell's mark

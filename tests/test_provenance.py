@@ -5,6 +5,7 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,6 +50,9 @@ def test_a_resume_by_the_same_code_keeps_one_entry_and_new_code_adds_one(tmp_pat
     edited = dict(first, git_modified=True, date="d3")
     new = study_record(path, [{"name": "s"}], edited)
     assert new["runs"] == [first, edited] and new["studies"] == [{"name": "s"}]
+    path.write_text(json.dumps(new))
+    other_libs = dict(edited, libraries={"scipy": "0.0"}, date="d4")  # same commit, new libraries
+    assert study_record(path, [], other_libs)["runs"] == [first, edited, other_libs]
 
 
 def test_a_study_json_of_an_older_run_without_runs_or_unreadable_starts_the_list(tmp_path):
@@ -72,3 +76,6 @@ def test_a_study_records_the_code_its_rows_carry(tmp_path):
     versions = set(pd.read_parquet(out / "results.parquet")["version"])
     assert versions == {runs[0]["code_version"]} == {minimax.code_version()}
     assert runs[0]["git_commit"] == git_state()["git_commit"]
+    from importlib.metadata import version
+
+    assert runs[0]["libraries"]["numpy"] == version("numpy") == np.__version__

@@ -16,12 +16,12 @@ from pathlib import Path
 from minimax.reporting.paper_data import StudyData, load_study
 from minimax.reporting.paper_format import (
     latex_escape,
-    short_verdict,
     tex_cell,
     tex_ci,
     tex_exp,
     tex_num,
     tex_p,
+    verdict_phrase,
 )
 from minimax.reporting.paper_tables import TEX_NAMES, Table, exponent_table
 from minimax.study.calibration import sampled_pair_fits
@@ -40,6 +40,17 @@ def _fit_words(f) -> str:
     if f is None or not f.measured:
         return "not measured"
     return f"$\\hat a = {tex_exp(f.exponent)}$ {tex_ci(f.ci_low, f.ci_high)}"
+
+
+def _span_words(f, sizes) -> str:
+    """Where a fit spans fewer sizes than the design (rows left out by flag), which and why."""
+    if f is None or not f.measured or f.n_points >= len(sizes):
+        return ""
+    reasons = sorted(set(f.excluded["reason"])) if "reason" in f.excluded else []
+    named = ", ".join(f"\\texttt{{{latex_escape(r.removeprefix('flag '))}}}" for r in reasons)
+    why = f"; the rows of the others left out: {named}" if named else ""
+    return (f" on $n = {tex_num(f.n_min)}$ to ${tex_num(f.n_max)}$ ({f.n_points} of "
+            f"{len(sizes)} sizes{why})")  # fmt: skip
 
 
 def _pair_words(p: PairedFit | None) -> str:
@@ -107,10 +118,10 @@ def adaptivity_text(data: StudyData) -> str:
                    f"{_fit_words(wave)}; paired against the best KDE, "
                    f"{_pair_words(data.pair(arm, 'wavelet', 'kde-oracle'))}.")  # fmt: skip
     if ddpm is not None:
-        verdict = short_verdict(ddpm.verdict)
         out.append(
-            f"The DDPM under the frozen recipe falls as {_fit_words(ddpm)} "
-            f"(verdict against $s/(2s+D)$: {latex_escape(verdict)}). Paired on the same "
+            f"The DDPM under the frozen recipe falls as {_fit_words(ddpm)}"
+            + _span_words(ddpm, sizes)
+            + f"; its verdict against $s/(2s+D)$: {verdict_phrase(ddpm.verdict)}. Paired on the same "
             f"training sets, DDPM $-$ best KDE is "
             f"{_pair_words(data.pair(arm, 'ddpm', 'kde-oracle'))}, DDPM $-$ thresholding "
             f"{_pair_words(data.pair(arm, 'ddpm', 'wavelet'))}"
